@@ -1,0 +1,33 @@
+"""The worlds lawsmith knows by name, and how to make them."""
+
+from __future__ import annotations
+
+from envs.errors import TraceError
+
+WORLDS = ("crafter", "toy")
+
+
+def make_world(name: str, rules_path: str | None = None):
+    """A live world by name; `rules_path` is a Crafter rules variant (YAML)."""
+    if name == "crafter":
+        from envs.crafter_world import CrafterWorld
+        from envs.rules import load_rules
+        return CrafterWorld(load_rules(rules_path))
+    if rules_path is not None:
+        raise TraceError(f"the {name} world takes no rules file", field="rules")
+    if name == "toy":
+        from envs.toy_world import ToyWorld
+        return ToyWorld()
+    raise TraceError(f"unknown world '{name}' (known: {', '.join(WORLDS)})", field="world")
+
+
+def default_schema(name: str) -> dict:
+    """The schema of a known world under its default rules."""
+    if name == "crafter":
+        from envs.crafter_world import crafter_schema
+        from envs.rules import DEFAULT_RULES
+        return crafter_schema(DEFAULT_RULES)
+    if name == "toy":
+        from envs.toy_world import toy_schema
+        return toy_schema()
+    raise TraceError(f"unknown world '{name}' and no schema given (known: {', '.join(WORLDS)})")

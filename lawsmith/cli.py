@@ -1,0 +1,46 @@
+"""The `lawsmith` command line: `lawsmith <verb> ...`; exit code 0 ok, 1 failed, 2 bad usage or input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from envs.errors import TraceError
+from lawsmith import cmd_env
+
+# Each command module adds its verbs with `register(subparsers)`.
+COMMAND_MODULES = [cmd_env]
+# Errors that mean bad input: reported in one line, exit code 2.
+INPUT_ERRORS: tuple[type[Exception], ...] = (TraceError,)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's default exits 2 too; keep its usage line
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lawsmith", description="Learn world models as readable programs of laws.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except INPUT_ERRORS as error:
+        print(f"lawsmith {args.verb}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
