@@ -31,3 +31,17 @@ def default_schema(name: str) -> dict:
         from envs.toy_world import toy_schema
         return toy_schema()
     raise TraceError(f"unknown world '{name}' and no schema given (known: {', '.join(WORLDS)})")
+
+
+POLICIES = ("explorer", "random")
+
+
+def make_policy(name: str):
+    """An unguided policy by name: the novelty-seeking explorer or the uniform random baseline."""
+    if name == "explorer":
+        from envs.explorer import Explorer
+        return Explorer()
+    if name == "random":
+        from envs.recorder import RandomPolicy
+        return RandomPolicy()
+    raise TraceError(f"unknown policy '{name}' (known: {', '.join(POLICIES)})", field="policy")

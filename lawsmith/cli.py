@@ -14,17 +14,13 @@ COMMAND_MODULES = [cmd_env]
 INPUT_ERRORS: tuple[type[Exception], ...] = (TraceError,)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's default exits 2 too; keep its usage line
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lawsmith", description="Learn world models as readable programs of laws.",
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    subparsers = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    # argparse itself reports bad usage with exit code 2.
+    parser = argparse.ArgumentParser(
+        prog="lawsmith", description="Learn world models as readable programs of laws.",
+        epilog="example:\n  lawsmith explore --world crafter --steps 2000 --seed 1 -o crafter.jsonl.gz",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="verb", required=True)
     for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser

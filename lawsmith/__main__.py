@@ -1,0 +1,5 @@
+import sys
+
+from lawsmith.cli import main
+
+sys.exit(main())

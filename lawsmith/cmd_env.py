@@ -1,0 +1,103 @@
+"""`lawsmith explore` (record a one-life trace) and `lawsmith trace info` (summarise a trace)."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from envs.changes import changes
+from envs.errors import TraceError
+from envs.recorder import record
+from envs.trace import open_trace
+from envs.worlds import POLICIES, WORLDS, make_policy, make_world
+
+EXPLORE_EXAMPLE = """example:
+  lawsmith explore --world crafter --steps 2000 --seed 1 -o runs/crafter.jsonl.gz
+  lawsmith explore --world crafter --rules examples/rules/wood_pickaxe_3.yaml --steps 500 -o v.jsonl
+The same arguments give a byte-identical file."""
+
+INFO_EXAMPLE = """example:
+  lawsmith trace info runs/crafter.jsonl.gz"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    explore = subparsers.add_parser(
+        "explore", help="record one unguided life in a world to a trajectory file",
+        description="Record one episode (until death or --steps actions) of an unguided policy: "
+                    "no reward, no goal.", epilog=EXPLORE_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    explore.add_argument("--world", choices=WORLDS, default="crafter")
+    explore.add_argument("--rules", metavar="FILE", help="Crafter rules variant (YAML in the shape "
+                         "of crafter's data.yaml)")
+    explore.add_argument("--steps", type=_positive, default=2000, help="most actions (default 2000)")
+    explore.add_argument("--seed", type=int, default=0)
+    explore.add_argument("--policy", choices=POLICIES, default="explorer")
+    explore.add_argument("-o", "--output", required=True, metavar="TRACE",
+                         help="output file (.jsonl, or .jsonl.gz to compress)")
+    explore.set_defaults(run=run_explore)
+
+    trace = subparsers.add_parser("trace", help="inspect trajectory files")
+    trace_verbs = trace.add_subparsers(dest="trace_verb", required=True)
+    info = trace_verbs.add_parser(
+        "info", help="steps, episodes, actions and kinds of change in a trace",
+        epilog=INFO_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    info.add_argument("file", metavar="TRACE")
+    info.set_defaults(run=run_info)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("expected a positive integer")
+    return value
+
+
+def run_explore(args: argparse.Namespace) -> int:
+    world = make_world(args.world, args.rules)
+    policy = make_policy(args.policy)
+    columns = (TextColumn("exploring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task("explore", total=args.steps)
+        taken = record(world, policy, args.output, args.steps, args.seed,
+                       progress=lambda done: progress.update(task, completed=done))
+    ended = "died" if taken < args.steps else "reached the step limit"
+    print(f"wrote {args.output}: {taken} steps, {ended} (world {args.world}, seed {args.seed}, "
+          f"policy {args.policy})")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    reader = open_trace(args.file)
+    header, schema = reader.header, reader.schema
+    actions: collections.Counter[str] = collections.Counter()
+    kinds: collections.Counter[str] = collections.Counter()
+    episodes: set[int] = set()
+    transitions = 0
+    for transition in reader.transitions():
+        transitions += 1
+        episodes.add(transition.episode)
+        actions[transition.action] += 1
+        kinds.update(set(changes(transition.state, transition.next_state, schema)))
+    if transitions == 0:
+        raise TraceError("no transitions in the file", path=args.file)
+    print(f"{args.file}")
+    print(f"  format      {header['format']} v{header['version']}, world {header['world']}")
+    recorder = header.get("recorder") or {}
+    if recorder:
+        print("  recorder    " + ", ".join(f"{k} {v}" for k, v in recorder.items()))
+    print(f"  episodes    {len(episodes)}")
+    print(f"  transitions {transitions}")
+    print()
+    _table("action", actions, transitions)
+    print()
+    _table("kind of change (transitions showing it)", kinds, transitions)
+    return 0
+
+
+def _table(title: str, counts: collections.Counter, total: int) -> None:
+    width = max([len(title)] + [len(k) for k in counts])
+    print(f"  {title:<{width}}  {'count':>7}  {'share':>6}")
+    for key, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {key:<{width}}  {count:>7}  {100 * count / total:>5.1f}%")
