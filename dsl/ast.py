@@ -1,0 +1,209 @@
+"""The law language's syntax tree: frozen dataclasses, one per construct.
+
+Every node may carry a `span` (where its text starts); spans take no part in equality, so a tree
+parsed from text equals the same tree built in code, and `parse(format(tree)) == tree`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a node's text starts (1-based line and column)."""
+    line: int
+    column: int
+
+
+def _span() -> Span | None:
+    return field(default=None, compare=False, repr=False)
+
+
+# --- expressions ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Number:
+    """A non-negative literal: int, or float when written with a point or exponent."""
+    value: int | float
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Bool:
+    value: bool
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class NoneValue:
+    """`none`: no object kind here, or no material (outside the grid)."""
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Name:
+    """A bare name: a bound object, a global (`daylight`), `action`, `ahead`, or a constant
+    (material, action, kind, direction) resolved by the checker from the context."""
+    id: str
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Attr:
+    """`base.name`: an object's attribute, a counts entry (`player.inventory.wood`), `pos.x`."""
+    base: "Expr"
+    name: str
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Call:
+    """A built-in function applied to arguments, e.g. `material(ahead)`, `dist(z.pos, player.pos)`."""
+    function: str
+    args: tuple["Expr", ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Unary:
+    """`not x` or `-x`."""
+    op: str
+    operand: "Expr"
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Binary:
+    """`left op right` for op in and, or, +, -, * and the comparisons ==, !=, <, <=, >, >=."""
+    op: str
+    left: "Expr"
+    right: "Expr"
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class If:
+    """`if cond then a else b`."""
+    cond: "Expr"
+    then: "Expr"
+    orelse: "Expr"
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Quantifier:
+    """`exists(kind var where cond)` or `count(kind var where cond)`: over the objects of one kind."""
+    quantifier: str
+    kind: str
+    var: str
+    where: "Expr | None"
+    span: Span | None = _span()
+
+
+Expr = Union[Number, Bool, NoneValue, Name, Attr, Call, Unary, Binary, If, Quantifier]
+
+COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+ARITHMETIC = ("+", "-", "*")
+LOGIC = ("and", "or")
+
+
+# --- effects ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Beta:
+    """A Beta(a, b) prior on a probability parameter."""
+    a: float
+    b: float
+
+
+@dataclass(frozen=True)
+class Chance:
+    """`with probability ...`: a fixed number, or a named parameter with optional prior and initial value.
+
+    Exactly one of `fixed` and `param` is set.
+    """
+    fixed: float | None = None
+    param: str | None = None
+    prior: Beta | None = None
+    init: float | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One labelled alternative of a `choose`."""
+    label: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Choice:
+    """`choose param { label: value, ... } ~ dirichlet(...) init (...)`: a categorical over values whose
+    probabilities are the named parameter `param` (one entry per label)."""
+    param: str
+    outcomes: tuple[Outcome, ...]
+    prior: tuple[float, ...] | None = None
+    init: tuple[float, ...] | None = None
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Update:
+    """`target op value [with probability p]`; op is `=`, `+=` or `-=`; the target is an attribute path
+    or `material(pos)` (a grid cell)."""
+    target: Expr
+    op: str
+    value: "Expr | Choice"
+    chance: Chance | None = None
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Remove:
+    """`remove var`: the bound object disappears."""
+    var: str
+    chance: Chance | None = None
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Spawn:
+    """`spawn kind at pos`: a new object of `kind` appears at `pos`."""
+    kind: str
+    at: Expr
+    chance: Chance | None = None
+    span: Span | None = _span()
+
+
+Effect = Union[Update, Remove, Spawn]
+
+
+# --- laws -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Subject:
+    """`for each kind var`: the law applies to every object of `kind`, bound as `var`."""
+    kind: str
+    var: str
+
+
+@dataclass(frozen=True)
+class Law:
+    """One law: when `condition` holds (absent: always), the `effects` predict the next state."""
+    name: str
+    effects: tuple[Effect, ...]
+    description: str | None = None
+    subject: Subject | None = None
+    condition: Expr | None = None
+    comments: tuple[str, ...] = ()
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Program:
+    """A laws file: its laws in order, and comments after the last law. `source` is the text it was
+    parsed from (for error messages), not part of equality."""
+    laws: tuple[Law, ...]
+    trailing_comments: tuple[str, ...] = ()
+    source: str | None = field(default=None, compare=False, repr=False)
