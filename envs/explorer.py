@@ -1,0 +1,207 @@
+"""The unguided explorer: one life, no reward, no goal, choices driven by counts and novelty.
+
+The explorer sees the state as a person at the keyboard would: the thing in front of the player, the
+player's inventory and the materials right around it, and a local window of the map (9x7 cells, like
+Crafter's view). It never reads the engine section or hidden attributes.
+
+The idea, in three parts:
+- **Contexts.** A context key is (thing faced: object kind or material, sleeping, each inventory count
+  in a small bucket 0 / 1 / 2-3 / 4+, the solid materials within one cell). Crafting and placing
+  depend on exactly these (what you hold, what is next to you), so a new key is a new chance.
+- **Count-based choice with learned novelty.** For each (key, action) the explorer keeps how often it
+  tried it and the mean intrinsic reward it got: the novelty of the change labels (`envs.changes`)
+  the action caused to the player, the grid or the thing faced, each label worth 1/sqrt(times this
+  (action, label) pair was seen). It picks the non-moving action with the highest
+  `mean reward + 1/sqrt(1 + tries)` (untried actions first, productive ones again: hitting a tree
+  keeps paying wood until the count saturates).
+- **Going somewhere new.** When no action here scores above a boredom threshold, it walks (breadth-first
+  over free walkable cells inside the view) to face the visible thing least handled in the current
+  inventory context; when everything in view is well handled, it walks on in a persistent random
+  direction to reveal more of the map.
+
+Movement actions are recognised by Crafter's naming convention (`move_left`, `move_right`, `move_up`,
+`move_down`); every other action is a candidate for the count-based choice. Everything is
+deterministic given the seed: randomness comes from `numpy.random.default_rng(seed)`, and tables are
+only looked up, never iterated.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+
+import numpy as np
+
+from envs.changes import changes
+from envs.state import find_player, schema_code_names
+
+MOVES = {"move_left": (-1, 0), "move_right": (1, 0), "move_up": (0, -1), "move_down": (0, 1)}
+
+
+def bucket(count: int) -> int:
+    """Inventory counts as 0, 1, 2-3 or 4+: enough to tell 'have none / one / a few / many'."""
+    return 0 if count <= 0 else 1 if count == 1 else 2 if count <= 3 else 3
+
+
+class Explorer:
+    """Count-based novelty explorer (see the module docstring). Implements `envs.recorder.Policy`."""
+
+    name = "explorer"
+
+    def __init__(self, view: tuple[int, int] = (9, 7), boredom: float = 0.75,
+                 turn_prob: float = 0.1, prior: float = 0.5):
+        self.view = view
+        self.boredom = boredom
+        self.turn_prob = turn_prob
+        self.prior = prior
+
+    def reset(self, seed: int, schema: dict) -> None:
+        self._random = np.random.default_rng(seed)
+        self._schema = schema
+        self._names = schema_code_names(schema)
+        self._walkable = frozenset(schema.get("walkable", ()))
+        self._items = list(schema["items"])
+        self._moves = [(a, MOVES[a]) for a in schema["actions"] if a in MOVES]
+        self._others = [a for a in schema["actions"] if a not in MOVES]
+        self._tries: dict = collections.defaultdict(int)       # (key, action) -> tries
+        self._reward: dict = collections.defaultdict(float)    # (key, action) -> mean reward
+        self._action_tries: dict = collections.defaultdict(int)
+        self._action_reward: dict = collections.defaultdict(float)
+        self._thing_tries: dict = collections.defaultdict(int)    # (thing, action) -> tries
+        self._thing_reward: dict = collections.defaultdict(float)  # (thing, action) -> mean reward
+        self._handled: dict = collections.defaultdict(int)     # (thing, inventory) -> tries
+        self._pairs: dict = collections.defaultdict(int)       # (action, label) -> times seen
+        self._heading = self._moves[int(self._random.integers(len(self._moves)))]
+        self._last: tuple | None = None
+
+    # --- acting -----------------------------------------------------------------------------------
+
+    def act(self, state: dict) -> str:
+        player = find_player(state)
+        things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
+        x, y = player["pos"]
+        fx, fy = x + player["facing"][0], y + player["facing"][1]
+        front = self._thing(state, things, fx, fy)
+        inventory = tuple(bucket(player["inventory"][item]) for item in self._items)
+        key = (front, bool(player.get("sleeping", False)), inventory,
+               self._solid_nearby(state, x, y))
+        self._last = (key, front, inventory)
+        if front not in self._creatures(things):
+            turn = self._face_creature(things, (x, y), inventory)
+            if turn is not None:
+                return turn
+        noise = self._random.random(len(self._others)) * 1e-6
+        scores = [self._expected(key, front, a) + 1 / math.sqrt(1 + self._tries[key, a]) + noise[i]
+                  for i, a in enumerate(self._others)]
+        best = int(np.argmax(scores))
+        if scores[best] >= self.boredom:
+            return self._others[best]
+        return self._go_somewhere(state, things, (x, y), tuple(player["facing"]), inventory)
+
+    def observe(self, state: dict, action: str, next_state: dict) -> None:
+        key, front, inventory = self._last
+        reward = 0.0
+        for label in changes(state, next_state, self._schema):
+            self._pairs[action, label] += 1
+            if label.startswith(("player.", "grid:", f"{front}.")):
+                reward += 1 / math.sqrt(self._pairs[action, label])
+        if action in MOVES:
+            return
+        self._handled[front, inventory] += 1
+        for table, tries, at in ((self._reward, self._tries, key), (self._thing_reward, self._thing_tries, front), (self._action_reward, self._action_tries, None)):
+            tries[at, action] += 1
+            table[at, action] += (reward - table[at, action]) / tries[at, action]
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _thing(self, state: dict, things: dict, x: int, y: int) -> str | None:
+        """The object kind at (x, y), else its material name; None outside the grid."""
+        if (x, y) in things:
+            return things[(x, y)]
+        grid = state["grid"]
+        if 0 <= y < len(grid) and 0 <= x < len(grid[y]):
+            return self._names[grid[y][x]]
+        return None
+
+    def _solid_nearby(self, state: dict, x: int, y: int) -> tuple[str, ...]:
+        """Sorted names of the non-walkable materials within one cell (what crafting looks at)."""
+        found = set()
+        for ny in range(y - 1, y + 2):
+            for nx in range(x - 1, x + 2):
+                name = self._thing(state, {}, nx, ny)
+                if name is not None and name not in self._walkable:
+                    found.add(name)
+        return tuple(sorted(found))
+
+    def _expected(self, key: tuple, front: str | None, action: str) -> float:
+        """Mean reward of `action` here, backing off to this thing, then to the action anywhere."""
+        if self._tries[key, action]:
+            return self._reward[key, action]
+        if self._thing_tries[front, action]:
+            return self._thing_reward[front, action]
+        return self._action_reward[None, action]
+
+    def _creatures(self, things: dict) -> frozenset:
+        return frozenset(things.values())
+
+    def _face_creature(self, things: dict, at: tuple[int, int], inventory: tuple) -> str | None:
+        """A move that turns to an adjacent object worth handling (it still pays, or is new)."""
+        for action, (dx, dy) in self._moves:
+            kind = things.get((at[0] + dx, at[1] + dy))
+            if kind is not None and (self._handled[kind, inventory] < len(self._others) or max(
+                    self._thing_reward[kind, a] for a in self._others) > 0.05):
+                return action
+        return None
+
+    def _free(self, state: dict, things: dict, cell: tuple[int, int]) -> bool:
+        return cell not in things and self._thing(state, things, *cell) in self._walkable
+
+    def _go_somewhere(self, state: dict, things: dict, start: tuple[int, int],
+                      facing: tuple[int, int], inventory: tuple) -> str:
+        """A move toward the least handled visible thing, or along a persistent random heading."""
+        target = self._nearest_novel(state, things, start, facing, inventory)
+        if target is not None:
+            return target
+        action, step = self._heading
+        ahead = (start[0] + step[0], start[1] + step[1])
+        if self._random.random() < self.turn_prob or not self._free(state, things, ahead):
+            open_moves = [m for m in self._moves
+                          if self._free(state, things, (start[0] + m[1][0], start[1] + m[1][1]))]
+            choices = open_moves or self._moves
+            self._heading = choices[int(self._random.integers(len(choices)))]
+        return self._heading[0]
+
+    def _nearest_novel(self, state: dict, things: dict, start: tuple[int, int],
+                       facing: tuple[int, int], inventory: tuple) -> str | None:
+        """First move of a shortest walk to face the visible thing handled least (None: all known).
+
+        Breadth-first over free walkable cells inside the view; ties go to the nearer thing.
+        """
+        half_w, half_h = self.view[0] // 2, self.view[1] // 2
+        first_move: dict = {start: None}
+        queue = collections.deque([start])
+        best = None   # (handled, distance, first move)
+        distance = {start: 0}
+        order = self._random.permutation(len(self._moves))
+        while queue:
+            cell = queue.popleft()
+            for i in order:
+                action, (dx, dy) = self._moves[i]
+                nxt = (cell[0] + dx, cell[1] + dy)
+                if abs(nxt[0] - start[0]) > half_w or abs(nxt[1] - start[1]) > half_h:
+                    continue
+                thing = self._thing(state, things, *nxt)
+                if thing is None:
+                    continue
+                facing_it = cell == start and (dx, dy) == facing
+                if not facing_it:
+                    handled = self._handled[thing, inventory]
+                    move = first_move[cell] or action
+                    if handled < len(self._others) and (
+                            best is None or (handled, distance[cell]) < best[:2]):
+                        best = (handled, distance[cell], move)
+                if nxt not in first_move and self._free(state, things, nxt):
+                    first_move[nxt] = first_move[cell] or action
+                    distance[nxt] = distance[cell] + 1
+                    queue.append(nxt)
+        return None if best is None else best[2]
