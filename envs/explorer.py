@@ -43,17 +43,26 @@ def bucket(count: int) -> int:
     return 0 if count <= 0 else 1 if count == 1 else 2 if count <= 3 else 3
 
 
+def _drop(label: str) -> float:
+    """How much a `...-k` label decreased by (0 for increases and other labels)."""
+    head, sep, amount = label.rpartition("-")
+    try:
+        return float(amount) if sep else 0.0
+    except ValueError:
+        return 0.0
+
+
 class Explorer:
     """Count-based novelty explorer (see the module docstring). Implements `envs.recorder.Policy`."""
 
     name = "explorer"
 
     def __init__(self, view: tuple[int, int] = (9, 7), boredom: float = 0.75,
-                 turn_prob: float = 0.1, prior: float = 0.5):
+                 turn_prob: float = 0.1, flee_steps: int = 6):
         self.view = view
         self.boredom = boredom
         self.turn_prob = turn_prob
-        self.prior = prior
+        self.flee_steps = flee_steps
 
     def reset(self, seed: int, schema: dict) -> None:
         self._random = np.random.default_rng(seed)
@@ -73,6 +82,7 @@ class Explorer:
         self._pairs: dict = collections.defaultdict(int)       # (action, label) -> times seen
         self._heading = self._moves[int(self._random.integers(len(self._moves)))]
         self._last: tuple | None = None
+        self._startled = 0
 
     # --- acting -----------------------------------------------------------------------------------
 
@@ -86,6 +96,9 @@ class Explorer:
         key = (front, bool(player.get("sleeping", False)), inventory,
                self._solid_nearby(state, x, y))
         self._last = (key, front, inventory)
+        if self._startled:
+            self._startled -= 1
+            return self._wander(state, things, (x, y))
         if front not in self._creatures(things):
             turn = self._face_creature(things, (x, y), inventory)
             if turn is not None:
@@ -102,8 +115,11 @@ class Explorer:
         key, front, inventory = self._last
         reward = 0.0
         for label in changes(state, next_state, self._schema):
+            if label.startswith("player.inventory.") and _drop(label) >= 2:
+                self._startled = self.flee_steps
             self._pairs[action, label] += 1
-            if label.startswith(("player.", "grid:", f"{front}.")):
+            if label.startswith(("player.", "grid:")) or (
+                    label.startswith(f"{front}.") and label not in (f"{front}.moved", f"{front}.turned")):
                 reward += 1 / math.sqrt(self._pairs[action, label])
         if action in MOVES:
             return
@@ -162,6 +178,10 @@ class Explorer:
         target = self._nearest_novel(state, things, start, facing, inventory)
         if target is not None:
             return target
+        return self._wander(state, things, start)
+
+    def _wander(self, state: dict, things: dict, start: tuple[int, int]) -> str:
+        """A step along a persistent random heading, turning when blocked or by chance."""
         action, step = self._heading
         ahead = (start[0] + step[0], start[1] + step[1])
         if self._random.random() < self.turn_prob or not self._free(state, things, ahead):
