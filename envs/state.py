@@ -131,7 +131,7 @@ def validate_state(state: Any, schema: dict) -> None:
     for name, spec in schema.get("globals", {}).items():
         if name not in state:
             raise TraceError(f"missing field '{name}'", field=name)
-        _check_value(state[name], spec, schema, name)
+        _check_at(state[name], spec, schema, name)
     _check_grid(state["grid"], schema)
     _check_objects(state["objects"], schema)
     engine_spec = schema.get("engine", {})
@@ -142,7 +142,7 @@ def validate_state(state: Any, schema: dict) -> None:
         for name, spec in engine_spec.items():
             if name not in engine:
                 raise TraceError(f"missing field '{name}'", field=f"engine.{name}")
-            _check_value(engine[name], spec, schema, f"engine.{name}")
+            _check_at(engine[name], spec, schema, f"engine.{name}")
 
 
 def _check_grid(grid: Any, schema: dict) -> None:
@@ -186,7 +186,7 @@ def _check_objects(objects: Any, schema: dict) -> None:
         for name, spec in attrs.items():
             if name not in obj:
                 raise TraceError(f"missing attribute '{name}' of a {kind}", field=f"{where}.{name}")
-            _check_value(obj[name], spec, schema, f"{where}.{name}")
+            _check_at(obj[name], spec, schema, f"{where}.{name}")
         extra = set(obj) - set(attrs) - {"id", "kind"}
         if extra:
             name = sorted(extra)[0]
@@ -196,52 +196,62 @@ def _check_objects(objects: Any, schema: dict) -> None:
         raise TraceError(f"expected exactly one player object, found {players}", field="objects")
 
 
-def _check_value(value: Any, spec: dict, schema: dict, field: str) -> None:
+def _check_at(value: Any, spec: dict, schema: dict, field: str) -> None:
+    """Check one value; errors are located at `field` (built only when there is an error)."""
+    try:
+        _check_value(value, spec, schema)
+    except TraceError as error:
+        raise error.located(prefix=field) from None
+
+
+def _check_value(value: Any, spec: dict, schema: dict) -> None:
+    """Check one value against its type; an error's field is relative to the value (or None)."""
     kind = spec["type"]
     if kind == "int":
         if not isinstance(value, int) or isinstance(value, bool):
-            raise TraceError(f"expected an integer, got {_type_name(value)}", field=field)
-        _check_range(value, spec, field)
+            raise TraceError(f"expected an integer, got {_type_name(value)}")
+        _check_range(value, spec)
     elif kind == "float":
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
-            raise TraceError(f"expected a number, got {_type_name(value)}", field=field)
-        _check_range(value, spec, field)
+            raise TraceError(f"expected a number, got {_type_name(value)}")
+        _check_range(value, spec)
     elif kind == "bool":
         if not isinstance(value, bool):
-            raise TraceError(f"expected true or false, got {_type_name(value)}", field=field)
+            raise TraceError(f"expected true or false, got {_type_name(value)}")
     elif kind == "pos":
         width, height = schema["grid"]["width"], schema["grid"]["height"]
         if not (_is_int_pair(value) and 0 <= value[0] < width and 0 <= value[1] < height):
-            raise TraceError(f"expected [x, y] inside the {width}x{height} grid, got {value!r}",
-                             field=field)
+            raise TraceError(f"expected [x, y] inside the {width}x{height} grid, got {value!r}")
     elif kind == "dir":
         if not _is_int_pair(value) or list(value) not in _DIRECTIONS:
-            raise TraceError(f"expected a direction [dx, dy] (one of {_DIRECTIONS}), got {value!r}",
-                             field=field)
+            raise TraceError(f"expected a direction [dx, dy] (one of {_DIRECTIONS}), got {value!r}")
     elif kind == "counts":
         keys = schema["items"] if spec["keys"] == "items" else spec["keys"]
         if not isinstance(value, dict):
-            raise TraceError(f"expected an object of counts, got {_type_name(value)}", field=field)
+            raise TraceError(f"expected an object of counts, got {_type_name(value)}")
         for key in keys:
             if key not in value:
-                raise TraceError(f"missing key '{key}'", field=f"{field}.{key}")
+                raise TraceError(f"missing key '{key}'", field=key)
         for key, count in value.items():
             if key not in keys:
-                raise TraceError(f"unknown key '{key}'", field=f"{field}.{key}")
+                raise TraceError(f"unknown key '{key}'", field=key)
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise TraceError(f"expected an integer, got {_type_name(count)}", field=key)
             item = schema["items"].get(key, {}) if spec["keys"] == "items" else {}
-            bounds = {"min": item.get("min", 0), "max": item.get("max", spec.get("max"))}
-            _check_value(count, {"type": "int", **bounds}, schema, f"{field}.{key}")
+            low, high = item.get("min", 0), item.get("max", spec.get("max"))
+            if count < low or (high is not None and count > high):
+                raise TraceError(f"value {count} outside [{low}, {high}]", field=key)
     elif kind == "cells":
         if not isinstance(value, list) or not all(_is_int_pair(v) for v in value):
-            raise TraceError("expected a list of [x, y] pairs", field=field)
+            raise TraceError("expected a list of [x, y] pairs")
     else:
-        raise TraceError(f"schema has unknown attribute type {kind!r}", field=field)
+        raise TraceError(f"schema has unknown attribute type {kind!r}")
 
 
-def _check_range(value: float, spec: dict, field: str) -> None:
+def _check_range(value: float, spec: dict) -> None:
     low, high = spec.get("min"), spec.get("max")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise TraceError(f"value {value} outside [{low}, {high}]", field=field)
+        raise TraceError(f"value {value} outside [{low}, {high}]")
 
 
 def _is_int_pair(value: Any) -> bool:
