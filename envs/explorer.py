@@ -14,6 +14,13 @@ The idea, in three parts:
   (action, label) pair was seen). It picks the non-moving action with the highest
   `mean reward + 1/sqrt(1 + tries)` (untried actions first, productive ones again: hitting a tree
   keeps paying wood until the count saturates).
+- **Backing off.** An action not yet tried in this key is expected to pay what it paid facing the
+  same thing in other keys, else what it paid anywhere: facing a zombie for the first time, `do`
+  (which paid wood and water before) comes before `make_iron_sword`.
+- **Startle.** A drop of 2 or more in one of the player's inventory counts at once (a hit, not the
+  slow tick of hunger) counts -1 against the action just taken, and the explorer walks away for a
+  few steps; next to an object (a creature) it first turns to face it, if handling it is still new
+  or still pays. Nothing here knows which item is health or which creature bites.
 - **Going somewhere new.** When no action here scores above a boredom threshold, it walks (breadth-first
   over free walkable cells inside the view) to face the visible thing least handled in the current
   inventory context; when everything in view is well handled, it walks on in a persistent random
@@ -74,10 +81,10 @@ class Explorer:
         self._others = [a for a in schema["actions"] if a not in MOVES]
         self._tries: dict = collections.defaultdict(int)       # (key, action) -> tries
         self._reward: dict = collections.defaultdict(float)    # (key, action) -> mean reward
-        self._action_tries: dict = collections.defaultdict(int)
-        self._action_reward: dict = collections.defaultdict(float)
-        self._thing_tries: dict = collections.defaultdict(int)    # (thing, action) -> tries
+        self._thing_tries: dict = collections.defaultdict(int)     # (thing, action) -> tries
         self._thing_reward: dict = collections.defaultdict(float)  # (thing, action) -> mean reward
+        self._action_tries: dict = collections.defaultdict(int)    # (None, action) -> tries
+        self._action_reward: dict = collections.defaultdict(float)  # (None, action) -> mean reward
         self._handled: dict = collections.defaultdict(int)     # (thing, inventory) -> tries
         self._pairs: dict = collections.defaultdict(int)       # (action, label) -> times seen
         self._heading = self._moves[int(self._random.integers(len(self._moves)))]
@@ -99,13 +106,13 @@ class Explorer:
         if self._startled:
             self._startled -= 1
             return self._wander(state, things, (x, y))
-        if front not in self._creatures(things):
+        if (fx, fy) not in things:
             turn = self._face_creature(things, (x, y), inventory)
             if turn is not None:
                 return turn
         noise = self._random.random(len(self._others)) * 1e-6
-        scores = [self._expected(key, front, a) + 1 / math.sqrt(1 + self._tries[key, a]) + noise[i]
-                  for i, a in enumerate(self._others)]
+        scores = [self._expected(key, front, a) + 1 / math.sqrt(1 + self._tries[key, a])
+                  + noise[i] for i, a in enumerate(self._others)]
         best = int(np.argmax(scores))
         if scores[best] >= self.boredom:
             return self._others[best]
@@ -114,17 +121,21 @@ class Explorer:
     def observe(self, state: dict, action: str, next_state: dict) -> None:
         key, front, inventory = self._last
         reward = 0.0
+        own_motion = (f"{front}.moved", f"{front}.turned")
         for label in changes(state, next_state, self._schema):
+            self._pairs[action, label] += 1
             if label.startswith("player.inventory.") and _drop(label) >= 2:
                 self._startled = self.flee_steps
-            self._pairs[action, label] += 1
+                reward -= 1.0
             if label.startswith(("player.", "grid:")) or (
-                    label.startswith(f"{front}.") and label not in (f"{front}.moved", f"{front}.turned")):
+                    label.startswith(f"{front}.") and label not in own_motion):
                 reward += 1 / math.sqrt(self._pairs[action, label])
         if action in MOVES:
             return
         self._handled[front, inventory] += 1
-        for table, tries, at in ((self._reward, self._tries, key), (self._thing_reward, self._thing_tries, front), (self._action_reward, self._action_tries, None)):
+        for table, tries, at in ((self._reward, self._tries, key),
+                                 (self._thing_reward, self._thing_tries, front),
+                                 (self._action_reward, self._action_tries, None)):
             tries[at, action] += 1
             table[at, action] += (reward - table[at, action]) / tries[at, action]
 
@@ -156,9 +167,6 @@ class Explorer:
         if self._thing_tries[front, action]:
             return self._thing_reward[front, action]
         return self._action_reward[None, action]
-
-    def _creatures(self, things: dict) -> frozenset:
-        return frozenset(things.values())
 
     def _face_creature(self, things: dict, at: tuple[int, int], inventory: tuple) -> str | None:
         """A move that turns to an adjacent object worth handling (it still pays, or is new)."""
