@@ -1,0 +1,395 @@
+"""Back end 2: checked laws over a batch of N states at once, as torch tensors (fitting, fast simulation).
+
+A batch (`encode_batch`) holds, for N (state, action) pairs:
+- `grid`   [N, H, W] long: material index per cell (schema `materials` order);
+- `action` [N] long: action index (schema `actions` order);
+- `globals[name]` [N]: `step`, `daylight`...;
+- `tables[kind]`: the objects of each kind, padded to M (the most in any state): `ids` [N, M] (-1 in
+  padding), `mask` [N, M], and `fields[(attr, key)]` [N, M] (int64, float64 or bool) or [N, M, 2]
+  (positions, directions); `key` names a counts entry (`("inventory", "wood")`), else None.
+
+`TorchLaws.predict(batch)` gives one `LawOutput` per law: a precondition mask ([N], or [N, M] for
+`for each` laws), and per effect the outcome tensors (`values` [..., K]), the value kept when a
+chance fails (`old`), where it applies (`valid`) and its labels/probability/parameter name.
+`decode` turns them into the Python back end's `Firing` lists, which is how the two are compared.
+
+Expressions are evaluated with one tensor axis per bound object: a law about each cow works on
+[N, M_cow], an `exists(zombie z ...)` inside it on [N, M_cow, M_zombie] and reduces the last axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+from dsl import ast, ir
+from dsl.check import resolve
+from dsl.compile_py import combine
+from dsl.predictions import (Firing, cell_observable, distribution, exists_observable,
+                             field_observable, spawn_observable)
+
+_DTYPES = {ir.INT: torch.int64, ir.FLOAT: torch.float64, ir.BOOL: torch.bool}
+
+
+@dataclass
+class Table:
+    """The objects of one kind across a batch, padded to M per state."""
+    ids: torch.Tensor
+    mask: torch.Tensor
+    fields: dict[tuple[str, str | None], torch.Tensor]
+
+
+@dataclass
+class Batch:
+    """N states with their actions, as tensors (see the module docstring for shapes)."""
+    grid: torch.Tensor
+    action: torch.Tensor
+    globals: dict[str, torch.Tensor]
+    tables: dict[str, Table]
+
+    @property
+    def size(self) -> int:
+        return self.grid.shape[0]
+
+
+def encode_batch(states: Sequence[dict], actions: Sequence[str], schema: dict,
+                 device: str | torch.device = "cpu") -> Batch:
+    """Tensors for N plain states and the actions taken in them."""
+    codes = {code: i for i, code in enumerate(schema["materials"].values())}
+    lookup = torch.full((128,), -1, dtype=torch.int64)
+    for code, index in codes.items():
+        lookup[ord(code)] = index
+    rows = [[ord(c) for c in "".join(s["grid"])] for s in states]
+    height, width = schema["grid"]["height"], schema["grid"]["width"]
+    grid = lookup[torch.tensor(rows, dtype=torch.int64)].reshape(len(states), height, width)
+    action = torch.tensor([schema["actions"].index(a) for a in actions], dtype=torch.int64)
+    global_values = {}
+    for name, spec in schema.get("globals", {}).items():
+        if spec["type"] in _DTYPES:
+            global_values[name] = torch.tensor([s[name] for s in states],
+                                               dtype=_DTYPES[spec["type"]])
+    tables = {kind: _table(states, kind, attrs, schema)
+              for kind, attrs in schema["kinds"].items()}
+    batch = Batch(grid, action, global_values, tables)
+    return _to(batch, device)
+
+
+def _table(states: Sequence[dict], kind: str, attrs: dict, schema: dict) -> Table:
+    per_state = [[o for o in s["objects"] if o["kind"] == kind] for s in states]
+    n, m = len(states), max((len(objs) for objs in per_state), default=0)
+    ids = torch.full((n, m), -1, dtype=torch.int64)
+    mask = torch.zeros((n, m), dtype=torch.bool)
+    columns: dict[tuple[str, str | None], list] = {}
+    shapes: dict[tuple[str, str | None], tuple[torch.dtype, tuple]] = {}
+    for attr, spec in attrs.items():
+        kind_type = spec["type"]
+        if kind_type in _DTYPES:
+            shapes[(attr, None)] = (_DTYPES[kind_type], (n, m))
+        elif kind_type in ("pos", "dir"):
+            shapes[(attr, None)] = (torch.int64, (n, m, 2))
+        elif kind_type == "counts":
+            keys = schema["items"] if spec["keys"] == "items" else spec["keys"]
+            for key in keys:
+                shapes[(attr, key)] = (torch.int64, (n, m))
+    for key, (dtype, shape) in shapes.items():
+        columns[key] = torch.zeros(shape, dtype=dtype)
+    for i, objs in enumerate(per_state):
+        for j, obj in enumerate(objs):
+            ids[i, j] = obj["id"]
+            mask[i, j] = True
+            for (attr, key), column in columns.items():
+                value = obj[attr] if key is None else obj[attr][key]
+                column[i, j] = torch.tensor(value, dtype=column.dtype)
+    return Table(ids, mask, columns)
+
+
+def _to(batch: Batch, device) -> Batch:
+    return Batch(batch.grid.to(device), batch.action.to(device),
+                 {k: v.to(device) for k, v in batch.globals.items()},
+                 {k: Table(t.ids.to(device), t.mask.to(device),
+                           {f: c.to(device) for f, c in t.fields.items()})
+                  for k, t in batch.tables.items()})
+
+
+@dataclass
+class EffectOutput:
+    """One effect over a batch. Shapes follow the law's mask ([N] or [N, M]); positions and
+    directions are (x, y) pairs of tensors; `values` has a last axis of K outcomes."""
+    effect: ir.Effect
+    valid: torch.Tensor
+    cell: tuple[torch.Tensor, torch.Tensor] | None
+    old: Any
+    values: Any
+
+
+@dataclass
+class LawOutput:
+    """One law over a batch: `mask` where it fires; `object_ids` [N, M] for `for each` laws."""
+    law: ir.Law
+    mask: torch.Tensor
+    object_ids: torch.Tensor | None
+    effects: tuple[EffectOutput, ...]
+
+
+class _Evaluator:
+    """Evaluates typed nodes on a batch; `axes` maps a bound name to (kind, axis or None=player)."""
+
+    def __init__(self, batch: Batch, schema: dict):
+        self.batch = batch
+        self.kinds = list(schema["kinds"])
+        materials = list(schema["materials"])
+        walkable = torch.zeros(len(materials) + 1, dtype=torch.bool)
+        for name in schema.get("walkable", []):
+            if name in materials:
+                walkable[materials.index(name)] = True
+        self.walkable = walkable.to(batch.grid.device)
+        self.n = batch.size
+        self.device = batch.grid.device
+
+    def shaped(self, tensor: torch.Tensor, axis: int | None, depth: int) -> torch.Tensor:
+        """A per-state [N] or per-object [N, M] tensor viewed with `depth` object axes."""
+        shape = [self.n] + [1] * depth
+        if axis is not None:
+            shape[axis] = tensor.shape[1]
+        return tensor.reshape(shape)
+
+    def value(self, node: ir.Node, axes: dict, depth: int):
+        if isinstance(node, ir.Const):
+            if node.type == ir.DIR:
+                return tuple(torch.tensor(v, device=self.device) for v in node.value)
+            dtype = _DTYPES.get(node.type, torch.int64)
+            return torch.tensor(node.value, dtype=dtype, device=self.device)
+        if isinstance(node, ir.Field):
+            kind, axis = axes[node.var]
+            column = self.batch.tables[kind].fields[(node.attr, node.key)]
+            if axis is None:
+                column = column[:, 0]
+            if node.type in (ir.POS, ir.DIR):
+                return (self.shaped(column[..., 0], axis, depth),
+                        self.shaped(column[..., 1], axis, depth))
+            return self.shaped(column, axis, depth)
+        if isinstance(node, ir.Global):
+            return self.shaped(self.batch.globals[node.name], None, depth)
+        if isinstance(node, ir.Action):
+            return self.shaped(self.batch.action, None, depth)
+        if isinstance(node, ir.Component):
+            return self.value(node.operand, axes, depth)[node.axis]
+        if isinstance(node, ir.Quantify):
+            kind = self.kinds[node.kind]
+            inner = {**axes, node.var: (kind, depth + 1)}
+            where = self.value(node.where, inner, depth + 1)
+            mask = self.shaped(self.batch.tables[kind].mask, depth + 1, depth + 1)
+            hits = where & mask
+            return hits.any(-1) if node.quantifier == "exists" else hits.to(torch.int64).sum(-1)
+        return self.apply(node, axes, depth)
+
+    def apply(self, node: ir.Apply, axes: dict, depth: int):
+        args = [self.value(a, axes, depth) for a in node.args]
+        op = node.op
+        if op in _ELEMENTWISE:
+            return _ELEMENTWISE[op](*args)
+        if op == "neg":
+            value = args[0]
+            return (-value[0], -value[1]) if isinstance(value, tuple) else -value
+        if op == "pos+dir":
+            (x, y), (dx, dy) = args
+            return x + dx, y + dy
+        if op in ("==", "!="):
+            left, right = args
+            equal = ((left[0] == right[0]) & (left[1] == right[1]) if isinstance(left, tuple)
+                     else left == right)
+            return equal if op == "==" else ~equal
+        if op == "if":
+            cond, then, orelse = args
+            if isinstance(then, tuple):
+                return (torch.where(cond, then[0], orelse[0]), torch.where(cond, then[1], orelse[1]))
+            return torch.where(cond, then, orelse)
+        if op == "material":
+            return self.material(*args[0])
+        if op == "kind_at":
+            return self.kind_at(*args[0])
+        if op == "free":
+            return self.free(*args[0])
+        if op == "moved":
+            (x, y), (dx, dy) = args
+            free = self.free(x + dx, y + dy)
+            return torch.where(free, x + dx, x), torch.where(free, y + dy, y)
+        if op == "dist":
+            (x, y), (u, v) = args
+            return (x - u).abs() + (y - v).abs()
+        if op == "near":
+            (x, y), material, radius = args
+            radius = int(radius)
+            found = torch.zeros((), dtype=torch.bool, device=self.device)
+            for dy in range(-radius, radius + 1):
+                for dx in range(-radius, radius + 1):
+                    found = found | (self.material(x + dx, y + dy) == material)
+            return found
+        raise ValueError(f"unknown operation {op}")
+
+    def material(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x, y = torch.broadcast_tensors(x, y)
+        _, height, width = self.batch.grid.shape
+        inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+        rows = torch.arange(self.n, device=self.device).reshape([self.n] + [1] * (x.dim() - 1))
+        flat = (rows * height + y.clamp(0, height - 1)) * width + x.clamp(0, width - 1)
+        found = self.batch.grid.reshape(-1)[flat.reshape(-1)].reshape(flat.shape)
+        return torch.where(inside, found, torch.full_like(found, ir.NONE_ID))
+
+    def kind_at(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x, y = torch.broadcast_tensors(x, y)
+        result = torch.full(x.shape, ir.NONE_ID, dtype=torch.int64, device=self.device)
+        for index, kind in enumerate(self.kinds):
+            table = self.batch.tables[kind]
+            if table.ids.shape[1] == 0:
+                continue
+            pos = table.fields[("pos", None)]
+            extra = [1] * (x.dim() - 1)
+            px = pos[..., 0].reshape([self.n, *extra, -1])
+            py = pos[..., 1].reshape([self.n, *extra, -1])
+            mask = table.mask.reshape([self.n, *extra, -1])
+            hit = ((px == x.unsqueeze(-1)) & (py == y.unsqueeze(-1)) & mask).any(-1)
+            result = torch.where((result == ir.NONE_ID) & hit, torch.full_like(result, index),
+                                 result)
+        return result
+
+    def free(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        material = self.material(x, y)
+        walkable = self.walkable[material]  # index -1 is the padding entry: not walkable
+        return walkable & (self.kind_at(x, y) == ir.NONE_ID)
+
+
+_ELEMENTWISE = {
+    "+": torch.add, "-": torch.sub, "*": torch.mul,
+    "<": torch.lt, "<=": torch.le, ">": torch.gt, ">=": torch.ge,
+    "and": torch.logical_and, "or": torch.logical_or, "not": torch.logical_not,
+    "min": torch.minimum, "max": torch.maximum, "abs": torch.abs,
+}
+
+
+class TorchLaws:
+    """Checked laws compiled for batches of states."""
+
+    def __init__(self, program: ir.Program, schema: dict):
+        self.program = program
+        self.schema = schema
+        self.kinds = list(schema["kinds"])
+        self.materials = list(schema["materials"])
+
+    def predict(self, batch: Batch) -> list[LawOutput]:
+        """Every law's firing mask and predicted outcomes on the batch, in file order."""
+        evaluator = _Evaluator(batch, self.schema)
+        return [self._law(law, batch, evaluator) for law in self.program.laws]
+
+    def _law(self, law: ir.Law, batch: Batch, evaluator: _Evaluator) -> LawOutput:
+        axes = {"player": ("player", None)}
+        depth, ids = 0, None
+        if law.kind is not None:
+            kind = self.kinds[law.kind]
+            axes[law.var] = (kind, 1)
+            depth, ids = 1, batch.tables[kind].ids
+        shape = (batch.size,) if ids is None else tuple(ids.shape)
+        mask = evaluator.value(law.condition, axes, depth).expand(shape)
+        if ids is not None:
+            mask = mask & batch.tables[self.kinds[law.kind]].mask
+        effects = tuple(self._effect(e, axes, depth, shape, mask, evaluator) for e in law.effects)
+        return LawOutput(law, mask, ids, effects)
+
+    def _effect(self, effect: ir.Effect, axes: dict, depth: int, shape: tuple, mask: torch.Tensor,
+                evaluator: _Evaluator) -> EffectOutput:
+        target, cell, valid = effect.target, None, mask
+        field = target if isinstance(target, ir.FieldTarget) else None
+        if field is not None:
+            old = evaluator.value(ir.Field(field.var, field.attr, field.key, field.type), axes, depth)
+        elif isinstance(target, ir.ExistsTarget):
+            old = torch.ones(shape, dtype=torch.bool, device=mask.device)
+        else:
+            x, y = (t.expand(shape) for t in evaluator.value(target.pos, axes, depth))
+            cell = (x, y)
+            material = evaluator.material(x, y)
+            valid = mask & (material != ir.NONE_ID)
+            old = (material if isinstance(target, ir.CellTarget)
+                   else torch.zeros(shape, dtype=torch.bool, device=mask.device))
+        outcomes = [evaluator.value(o, axes, depth) for o in effect.outcomes]
+        new = [_combine(effect.op, old, value, field) for value in outcomes]
+        if isinstance(old, tuple):
+            values = tuple(torch.stack([v[i].expand(shape) for v in new], -1) for i in range(2))
+            old = tuple(o.expand(shape) for o in old)
+        else:
+            values = torch.stack([torch.as_tensor(v).expand(shape) for v in new], -1)
+            old = old.expand(shape)
+        return EffectOutput(effect, valid, cell, old, values)
+
+    def decode(self, batch: Batch, outputs: list[LawOutput]) -> list[list[Firing]]:
+        """The outputs as one Firing list per state, exactly as `PythonLaws.predict` gives them."""
+        result = []
+        for n in range(batch.size):
+            firings = []
+            for out in outputs:
+                if out.object_ids is None:
+                    if out.mask[n]:
+                        firings.append(self._firing(out, (n,), None))
+                    continue
+                for m in range(out.object_ids.shape[1]):
+                    if out.mask[n, m]:
+                        firings.append(self._firing(out, (n, m), int(out.object_ids[n, m])))
+            result.append(firings)
+        return result
+
+    def _firing(self, out: LawOutput, index: tuple, object_id: int | None) -> Firing:
+        kind = self.kinds[out.law.kind] if out.law.kind is not None else "player"
+        predictions = []
+        for effect_out in out.effects:
+            if not effect_out.valid[index]:
+                continue
+            effect, target = effect_out.effect, effect_out.effect.target
+            if isinstance(target, ir.FieldTarget):
+                owner = "player" if target.var == "player" else kind
+                observable = field_observable(owner, object_id, target.attr, target.key)
+                value_type = target.type
+            elif isinstance(target, ir.ExistsTarget):
+                observable, value_type = exists_observable(kind, object_id), ir.BOOL
+            else:
+                x, y = (int(t[index]) for t in effect_out.cell)
+                if isinstance(target, ir.CellTarget):
+                    observable, value_type = cell_observable(x, y), ir.MATERIAL
+                else:
+                    observable = spawn_observable(self.kinds[target.kind], x, y)
+                    value_type = ir.BOOL
+            old = self._plain(effect_out.old, index, value_type)
+            count = len(effect.outcomes)
+            values = tuple(self._plain(effect_out.values, index + (k,), value_type)
+                           for k in range(count))
+            predictions.append(distribution(observable, values, effect.labels, effect.prob,
+                                            effect.param, old))
+        return Firing(out.law.name, object_id, tuple(predictions))
+
+    def _plain(self, tensor, index: tuple, value_type: str):
+        if isinstance(tensor, tuple):
+            return (int(tensor[0][index]), int(tensor[1][index]))
+        value = tensor[index].item()
+        if value_type == ir.MATERIAL:
+            return self.materials[value]
+        return {ir.INT: int, ir.FLOAT: float, ir.BOOL: bool}[value_type](value)
+
+
+def _combine(op: str, old, value, field: ir.FieldTarget | None):
+    """`=`, `+=`, `-=` and the schema's caps, on tensors (the same rule as the Python back end)."""
+    if isinstance(old, tuple):
+        return value
+    new = combine(op, old, value, None)
+    if field is not None and field.type in ir.NUMERIC:
+        new = torch.as_tensor(new, device=old.device)
+        if field.type == ir.FLOAT:
+            new = new.to(torch.float64)
+        new = new.clamp(min=field.low, max=field.high)
+    return new
+
+
+def compile_torch(program: ast.Program | ir.Program, schema: dict) -> TorchLaws:
+    """Compile laws (checked against `schema` first when given as a syntax tree)."""
+    if isinstance(program, ast.Program):
+        program = resolve(program, schema)
+    return TorchLaws(program, schema)
