@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dsl.errors import DslError
 from envs.errors import TraceError
-from lawsmith import cmd_env
+from lawsmith import cmd_dsl, cmd_env
 
 # Each command module adds its verbs with `register(subparsers)`.
-COMMAND_MODULES = [cmd_env]
+COMMAND_MODULES = [cmd_env, cmd_dsl]
 # Errors that mean bad input: reported in one line, exit code 2.
-INPUT_ERRORS: tuple[type[Exception], ...] = (TraceError,)
+INPUT_ERRORS: tuple[type[Exception], ...] = (TraceError, DslError)
 
 
 def build_parser() -> argparse.ArgumentParser:
