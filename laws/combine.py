@@ -1,0 +1,95 @@
+"""Combining laws per observable: a weighted product of experts with a noise floor.
+
+For a predicted observable with domain size D and active experts i (laws that fired), each giving a
+distribution p_i over values,
+
+    score(v) = sum_i w_i * log((1 - eps) * p_i(v) + eps / D),     P(v) = exp(score(v)) / Z,
+
+normalised over the whole domain: values no expert names share the score sum_i w_i * log(eps / D),
+so Z is exact without enumerating the domain. A lone expert speaks for itself (w = 1): weights only
+arbitrate between laws that predict the same observable, which keeps a law's own probabilities
+meaningful (a sapling probability of 0.1 is 0.1). An observable no law predicts keeps its value with
+probability 1 - q_c and otherwise takes any other value uniformly, where q_c is fitted per class.
+
+All functions are batched over a `laws.table.Table` and differentiable in the parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from laws.table import Table
+
+NOISE_FLOOR = 1e-3
+
+
+@dataclasses.dataclass
+class Scores:
+    """Per group: `log_z` [G] and `rest` [G] (score of each unnamed value); per slot `score` [S]."""
+    score: torch.Tensor
+    rest: torch.Tensor
+    log_z: torch.Tensor
+
+
+def expert_weights(table: Table, weights: torch.Tensor) -> torch.Tensor:
+    """The weight each expert gets: its law's weight, or 1 when it is alone on its group. [X]"""
+    per_group = torch.zeros(len(table.group_domain), dtype=torch.float64,
+                            device=weights.device).index_add_(
+        0, table.expert_group, torch.ones_like(table.expert_group, dtype=torch.float64))
+    alone = per_group[table.expert_group] == 1
+    return torch.where(alone, torch.ones((), dtype=weights.dtype, device=weights.device),
+                       weights[table.expert_law])
+
+
+def scores(table: Table, probabilities: torch.Tensor, weights: torch.Tensor,
+           eps: float = NOISE_FLOOR) -> Scores:
+    """Slot scores and log-normalisers for every group."""
+    G, S = len(table.group_domain), len(table.slot_group)
+    probs = torch.cat([table.constants, probabilities])[table.entry_prob]
+    pair_p = torch.zeros(len(table.pair_expert), dtype=torch.float64,
+                         device=probs.device).index_add_(0, table.entry_pair, probs)
+    floor = torch.log(eps / table.group_domain)                           # [G]
+    w = expert_weights(table, weights)                                   # [X]
+    pair_group = table.expert_group[table.pair_expert]
+    gain = w[table.pair_expert] * (torch.log((1 - eps) * pair_p + eps / table.group_domain[pair_group])
+                                   - floor[pair_group])
+    base = torch.zeros(G, dtype=torch.float64, device=w.device).index_add_(
+        0, table.expert_group, w * floor[table.expert_group])
+    score = base[table.slot_group] + torch.zeros(S, dtype=torch.float64, device=w.device).index_add_(
+        0, table.pair_slot, gain)
+    rest_count = table.group_domain - table.group_slot_count
+    rest_total = torch.where(rest_count > 0, base + torch.log(rest_count.clamp(min=1)),
+                             torch.full_like(base, -torch.inf))
+    top = torch.maximum(torch.full((G,), -torch.inf, dtype=torch.float64, device=w.device)
+                        .scatter_reduce(0, table.slot_group, score, "amax"), rest_total)
+    total = torch.zeros(G, dtype=torch.float64, device=w.device).index_add_(
+        0, table.slot_group, torch.exp(score - top[table.slot_group])) + torch.exp(rest_total - top)
+    return Scores(score, base, top + torch.log(total))
+
+
+def group_log_probs(table: Table, scored: Scores) -> torch.Tensor:
+    """log P(observed value) for every predicted observable. [G]"""
+    observed = table.group_observed
+    hit = scored.score[observed.clamp(min=0)]
+    return torch.where(observed >= 0, hit, scored.rest) - scored.log_z
+
+
+def unexplained_log_probs(table: Table, change: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(per unexplained change [U], per unexplained unchanged count [V]) log-probabilities."""
+    changed = torch.log(change[table.changed_class]) - table.changed_log_others
+    stayed = table.stay_count * torch.log1p(-change[table.stay_class])
+    return changed, stayed
+
+
+def transition_log_probs(table: Table, probabilities: torch.Tensor, weights: torch.Tensor,
+                         change: torch.Tensor, eps: float = NOISE_FLOOR) -> torch.Tensor:
+    """log P(next_state | state, action) per transition. [N]"""
+    groups = group_log_probs(table, scores(table, probabilities, weights, eps))
+    changed, stayed = unexplained_log_probs(table, change)
+    total = torch.zeros(table.transitions, dtype=torch.float64, device=groups.device)
+    total.index_add_(0, table.group_transition, groups)
+    total.index_add_(0, table.changed_transition, changed)
+    total.index_add_(0, table.stay_transition, stayed)
+    return total

@@ -1,0 +1,260 @@
+"""A world model: checked laws plus their fitted values, as a probabilistic simulator.
+
+    model = WorldModel(law_text, schema, params)
+    model.log_prob(state, action, next_state)   # total and a breakdown per observable
+    model.sample(state, action, seed)           # a next state
+    model.log_prob_batch(transitions)           # [N] tensor, the same numbers, batched
+
+`params` (what `params.json` of a model folder holds, see `laws.folder`):
+    {"weights": {law: w}, "parameters": {name: p or [p_1..p_K]}, "change": {class: q},
+     "spawn": {kind: {attr: value}}, "noise_floor": eps}
+Missing entries take defaults (weight 1, the law text's initial values, q = DEFAULT_CHANGE).
+
+Globals (`step`, Crafter's `daylight`) are the world's clock, not predicted: `log_prob` does not score
+them and `sample` advances `step` by one and keeps the others.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from dsl.check import resolve
+from dsl.compile_py import compile_python
+from dsl.parse import parse
+from laws import combine
+from laws.observables import StateView, domain_values, parse_observable
+from laws.params import ParamLayout
+from laws.table import Table, TableBuilder
+
+DEFAULT_CHANGE = 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class Term:
+    """One observable's share of a log-probability, and the laws that predicted it."""
+    observable: str
+    log_prob: float
+    laws: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class LogProb:
+    """log P(next_state | state, action): the total, predicted observables one by one, unexplained
+    changes one by one, and unexplained unchanged observables summed per class."""
+    total: float
+    predicted: tuple[Term, ...]
+    unexplained: tuple[Term, ...]
+    unchanged: dict[str, float]
+
+
+class WorldModel:
+    """Laws (DSL text, checked against `schema`) with fitted parameters."""
+
+    def __init__(self, text: str, schema: dict, params: dict | None = None,
+                 filename: str | None = None):
+        self.text = text
+        self.schema = schema
+        self.program = resolve(parse(text, filename), schema)
+        self.law_names = [law.name for law in self.program.laws]
+        self.layout = ParamLayout.of(self.program)
+        self.compiled = compile_python(self.program, schema)
+        self.params = self._complete(params or {})
+
+    def _complete(self, params: dict) -> dict:
+        values = self.layout.initial_values()
+        values.update({k: v for k, v in params.get("parameters", {}).items() if k in values})
+        weights = {name: 1.0 for name in self.law_names}
+        weights.update({k: v for k, v in params.get("weights", {}).items() if k in weights})
+        return {"weights": weights, "parameters": values,
+                "change": dict(params.get("change", {})), "spawn": dict(params.get("spawn", {})),
+                "noise_floor": params.get("noise_floor", combine.NOISE_FLOOR),
+                **({"uncertainty": params["uncertainty"]} if "uncertainty" in params else {})}
+
+    # --- tensors of the current values ------------------------------------------------------
+
+    def weight_tensor(self) -> torch.Tensor:
+        return torch.tensor([self.params["weights"][n] for n in self.law_names], dtype=torch.float64)
+
+    def probability_tensor(self) -> torch.Tensor:
+        return self.layout.probabilities({k: torch.tensor(v, dtype=torch.float64)
+                                          for k, v in self.params["parameters"].items()})
+
+    def change_tensor(self, classes: Sequence[str]) -> torch.Tensor:
+        change = self.params["change"]
+        return torch.tensor([change.get(c, DEFAULT_CHANGE) for c in classes], dtype=torch.float64)
+
+    # --- tables -----------------------------------------------------------------------------
+
+    def table(self, transitions: Sequence[tuple[dict, str, dict]]) -> Table:
+        """The prediction table of (state, action, next_state) triples."""
+        builder = TableBuilder(self.schema, self.law_names, self.layout, self.params["change"])
+        for state, action, next_state in transitions:
+            builder.add(state, next_state, self.compiled.predict(state, action))
+        return builder.build()
+
+    def log_prob_table(self, table: Table) -> torch.Tensor:
+        return combine.transition_log_probs(table, self.probability_tensor(), self.weight_tensor(),
+                                            self.change_tensor(table.classes),
+                                            self.params["noise_floor"])
+
+    def log_prob_batch(self, transitions: Sequence[tuple[dict, str, dict]]) -> torch.Tensor:
+        """log P(next_state | state, action) for each triple. [N]"""
+        return self.log_prob_table(self.table(transitions))
+
+    # --- one transition ---------------------------------------------------------------------
+
+    def log_prob(self, state: dict, action: str, next_state: dict) -> LogProb:
+        """log P(next_state | state, action), with the observables and laws behind it."""
+        table = self.table([(state, action, next_state)])
+        eps = self.params["noise_floor"]
+        scored = combine.scores(table, self.probability_tensor(), self.weight_tensor(), eps)
+        groups = combine.group_log_probs(table, scored).tolist()
+        changed, stayed = combine.unexplained_log_probs(table, self.change_tensor(table.classes))
+        laws_of: dict[int, list[str]] = {}
+        for expert, group in enumerate(table.expert_group.tolist()):
+            laws_of.setdefault(group, []).append(table.expert_firing[expert][0])
+        predicted = tuple(Term(name, value, tuple(laws_of[g]))
+                          for g, (name, value) in enumerate(zip(table.group_names, groups)))
+        unexplained = tuple(Term(name, value, ())
+                            for name, value in zip(table.changed_names, changed.tolist()))
+        unchanged: dict[str, float] = {}
+        for c, value in zip(table.stay_class.tolist(), stayed.tolist()):
+            unchanged[table.classes[c]] = unchanged.get(table.classes[c], 0.0) + value
+        total = sum(groups) + sum(changed.tolist()) + sum(unchanged.values())
+        return LogProb(total, predicted, unexplained, unchanged)
+
+    def sample(self, state: dict, action: str, seed: int = 0, unexplained: bool = True) -> dict:
+        """A next state drawn from the model (`unexplained=False`: no unexplained changes)."""
+        rng = np.random.default_rng(seed)
+        table = self.table([(state, action, state)])
+        eps = self.params["noise_floor"]
+        scored = combine.scores(table, self.probability_tensor(), self.weight_tensor(), eps)
+        before = StateView(state, self.schema)
+        slot_p = torch.exp(scored.score - scored.log_z[table.slot_group]).tolist()
+        rest_p = torch.exp(scored.rest - scored.log_z).tolist()
+        slots_of: dict[int, list[int]] = {}
+        for slot, group in enumerate(table.slot_group.tolist()):
+            slots_of.setdefault(group, []).append(slot)
+        outcome: dict[str, Any] = {}
+        for group, name in enumerate(table.group_names):
+            slots = slots_of[group]
+            probs = np.array([slot_p[s] for s in slots] + [0.0])
+            rest_mass = max(0.0, 1.0 - probs.sum())
+            probs[-1] = rest_mass
+            choice = rng.choice(len(probs), p=probs / probs.sum())
+            if choice < len(slots):
+                outcome[name] = table.slot_values[slots[choice]]
+            else:
+                taken = {table.slot_values[s] for s in slots}
+                outcome[name] = self._other_value(name, taken, rng)
+        if unexplained:
+            outcome.update(self._unexplained_changes(before, set(table.group_names), rng))
+        return self._apply(state, outcome)
+
+    def _other_value(self, name: str, taken: set, rng: np.random.Generator) -> Any:
+        observable = parse_observable(name)
+        values = domain_values(observable, self.schema)
+        if values is None:
+            return None
+        others = [v for v in values if v not in taken]
+        return others[rng.integers(len(others))] if others else None
+
+    def _unexplained_changes(self, before: StateView, predicted: set[str],
+                             rng: np.random.Generator) -> dict[str, Any]:
+        """Unpredicted observables that change anyway (each with its class's q)."""
+        changes: dict[str, Any] = {}
+        change = self.params["change"]
+        width, height = self.schema["grid"]["width"], self.schema["grid"]["height"]
+        q = change.get("grid", DEFAULT_CHANGE)
+        for index in rng.choice(width * height, size=rng.binomial(width * height, q), replace=False):
+            name = f"grid[{index % width},{index // width}]"
+            if name not in predicted:
+                changes[name] = self._other_value(name, {before.value(parse_observable(name))}, rng)
+        for obj in before.state["objects"]:
+            kind, oid = obj["kind"], obj["id"]
+            for attr, spec in self.schema["kinds"][kind].items():
+                keys = ([None] if spec["type"] != "counts" else
+                        list(self.schema["items"] if spec["keys"] == "items" else spec["keys"]))
+                for key in keys:
+                    group = f"{kind}.{attr}" + (f".{key}" if key else "")
+                    if rng.random() < change.get(group, DEFAULT_CHANGE):
+                        owner = "player" if kind == "player" else f"{kind}[{oid}]"
+                        name = f"{owner}.{attr}" + (f".{key}" if key else "")
+                        if name not in predicted:
+                            old = before.value(parse_observable(name))
+                            changes[name] = self._other_value(name, {old}, rng)
+            if kind != "player" and f"{kind}[{oid}].exists" not in predicted:
+                if rng.random() < change.get(f"{kind}.exists", DEFAULT_CHANGE):
+                    changes[f"{kind}[{oid}].exists"] = False
+        return {k: v for k, v in changes.items() if v is not None}
+
+    def _apply(self, state: dict, outcome: dict[str, Any]) -> dict:
+        """The state with sampled observable values written in."""
+        new = copy.deepcopy(state)
+        new["step"] = state["step"] + 1
+        by_id = {obj["id"]: obj for obj in new["objects"]}
+        player = next(obj for obj in new["objects"] if obj["kind"] == "player")
+        grid = None
+        removed, spawns = set(), []
+        codes = self.schema["materials"]
+        for name, value in outcome.items():
+            observable = parse_observable(name)
+            if observable.what == "cell":
+                grid = grid or [list(row) for row in new["grid"]]
+                x, y = observable.cell
+                grid[y][x] = codes[value]
+            elif observable.what == "spawn":
+                if value:
+                    spawns.append(observable)
+            elif observable.what == "exists":
+                if not value:
+                    removed.add(observable.object_id)
+            else:
+                obj = player if observable.kind == "player" else by_id[observable.object_id]
+                value = list(value) if isinstance(value, tuple) else value
+                if observable.key is None:
+                    obj[observable.attr] = value
+                else:
+                    obj[observable.attr][observable.key] = value
+        if grid is not None:
+            new["grid"] = ["".join(row) for row in grid]
+        new["objects"] = [obj for obj in new["objects"] if obj["id"] not in removed]
+        for observable in spawns:
+            new["objects"].append(self._spawned(new, observable))
+        return new
+
+    def _spawned(self, state: dict, observable) -> dict:
+        """A new object: the fitted typical attributes of its kind, else the schema's defaults."""
+        engine = state.get("engine", {})
+        next_id = engine.get("next_id", 1 + max(obj["id"] for obj in state["objects"]))
+        if "next_id" in engine:
+            engine["next_id"] = next_id + 1
+        obj = {"id": next_id, "kind": observable.kind, "pos": list(observable.cell)}
+        typical = self.params["spawn"].get(observable.kind, {})
+        for attr, spec in self.schema["kinds"][observable.kind].items():
+            if attr != "pos":
+                obj[attr] = copy.deepcopy(typical[attr]) if attr in typical else _default(spec,
+                                                                                            self.schema)
+        return obj
+
+
+def _default(spec: dict, schema: dict) -> Any:
+    kind = spec["type"]
+    if kind == "counts":
+        keys = schema["items"] if spec["keys"] == "items" else spec["keys"]
+        return {k: (schema["items"][k].get("initial", 0) if spec["keys"] == "items" else 0)
+                for k in keys}
+    if kind in ("pos", "dir"):
+        return [0, 0]
+    if kind == "bool":
+        return False
+    if kind == "cells":
+        return []
+    low = spec.get("min", 0)
+    return float(low) if kind == "float" else int(math.ceil(low))

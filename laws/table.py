@@ -1,0 +1,255 @@
+"""The prediction table: what the laws predict for a batch of transitions, flattened into tensors.
+
+Preconditions and predicted *values* do not depend on the fitted parameters, only the probabilities
+and weights do. So the laws are run once over the data, and everything the likelihood needs is kept
+here; `laws.combine` then evaluates the likelihood for any parameters with a few tensor operations.
+
+Layout (G groups, S slots, X experts, P (expert, slot) pairs, E entries):
+- a **group** is one predicted observable of one transition; its **slots** are the distinct values
+  some law gives it; the observed next value is one of the slots or in the rest of the domain;
+- an **expert** is one firing law's prediction for a group (a law firing for two objects that predict
+  the same observable makes two experts);
+- an **entry** is one (value, probability) of an expert; entries of an expert with equal values share
+  a pair, whose probability is their sum (a blocked move and staying put are the same value);
+- **unexplained** observables are the ones no law predicts: changed ones are listed one by one,
+  unchanged ones are counted per class.
+Probabilities are indices into `cat([constants, layout.probabilities(params)])`; `constants[0]` is 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Iterable, Sequence
+
+import torch
+
+from dsl.predictions import Firing
+from laws.observables import (Observable, StateView, changed_observables, domain_size,
+                              parse_observable)
+from laws.params import ParamLayout
+
+
+@dataclasses.dataclass
+class Table:
+    """See the module docstring. Index tensors are int64; sizes/log-sizes float64."""
+    transitions: int
+    group_transition: torch.Tensor   # [G]
+    group_class: torch.Tensor        # [G] index into classes
+    group_domain: torch.Tensor       # [G] domain size
+    group_slot_count: torch.Tensor   # [G] number of slots
+    group_observed: torch.Tensor     # [G] slot index of the observed value, -1 if in the rest
+    slot_group: torch.Tensor         # [S]
+    expert_group: torch.Tensor       # [X]
+    expert_law: torch.Tensor         # [X]
+    pair_expert: torch.Tensor        # [P]
+    pair_slot: torch.Tensor          # [P]
+    entry_pair: torch.Tensor         # [E]
+    entry_prob: torch.Tensor         # [E]
+    constants: torch.Tensor          # [K] fixed probabilities; constants[0] == 1
+    changed_transition: torch.Tensor  # [U] unexplained changes
+    changed_class: torch.Tensor      # [U]
+    changed_log_others: torch.Tensor  # [U] log(number of values other than the old one)
+    stay_transition: torch.Tensor    # [V] unexplained, unchanged: counts per (transition, class)
+    stay_class: torch.Tensor         # [V]
+    stay_count: torch.Tensor         # [V]
+    classes: list[str]
+    group_names: list[str]           # observable name per group
+    changed_names: list[str]         # observable name per unexplained change
+    expert_firing: list[tuple[str, int | None]]  # (law, object id) per expert
+    slot_values: list                # the value of each slot
+
+    def to(self, device) -> "Table":
+        return dataclasses.replace(self, **{f.name: getattr(self, f.name).to(device)
+                                            for f in dataclasses.fields(self)
+                                            if isinstance(getattr(self, f.name), torch.Tensor)})
+
+
+class TableBuilder:
+    """Accumulates transitions and their firings; `build()` makes the tensors."""
+
+    def __init__(self, schema: dict, law_names: Sequence[str], layout: ParamLayout,
+                 classes: Iterable[str] = ()):
+        self.schema = schema
+        self.law_index = {name: i for i, name in enumerate(law_names)}
+        self.layout = layout
+        self.class_index: dict[str, int] = {}
+        for name in classes:
+            self._class(name)
+        self._constants: dict[float, int] = {1.0: 0}
+        self._spawn_others = math.log(schema["grid"]["width"] * schema["grid"]["height"])
+        self._domain_cache: dict[str, int] = {}
+        self._kind_classes = _kind_classes(schema)
+        self.n = 0
+        self._lists: dict[str, list] = {name: [] for name in (
+            "group_transition", "group_class", "group_domain", "group_slot_count", "group_observed",
+            "slot_group", "expert_group", "expert_law", "pair_expert", "pair_slot", "entry_pair",
+            "entry_prob", "changed_transition", "changed_class", "changed_log_others",
+            "stay_transition", "stay_class", "stay_count")}
+        self.group_names: list[str] = []
+        self.changed_names: list[str] = []
+        self.expert_firing: list[tuple[str, int | None]] = []
+        self.slot_values: list = []
+
+    def _class(self, name: str) -> int:
+        index = self.class_index.get(name)
+        if index is None:
+            index = self.class_index[name] = len(self.class_index)
+        return index
+
+    def _constant(self, value: float) -> int:
+        index = self._constants.get(value)
+        if index is None:
+            index = self._constants[value] = len(self._constants)
+        return index
+
+    def _domain(self, observable: Observable) -> int:
+        size = self._domain_cache.get(observable.group)
+        if size is None:
+            size = self._domain_cache[observable.group] = domain_size(observable, self.schema)
+        return size
+
+    def add(self, state: dict, next_state: dict, firings: Sequence[Firing]) -> None:
+        """One transition (the action is already in the firings)."""
+        L = self._lists
+        n = self.n
+        self.n += 1
+        before, after = StateView(state, self.schema), StateView(next_state, self.schema)
+        groups: dict[str, tuple[int, dict]] = {}    # observable -> (group index, value -> slot)
+        observed: dict[str, object] = {}
+        for firing in firings:
+            law = self.law_index[firing.law]
+            for prediction in firing.predictions:
+                name = prediction.observable
+                entry = groups.get(name)
+                if entry is None:
+                    observable = parse_observable(name)
+                    value = after.value(observable, before)
+                    if value is None:   # a field of an object that is gone: nothing to predict
+                        continue
+                    entry = groups[name] = (len(L["group_transition"]), {})
+                    observed[name] = value
+                    L["group_transition"].append(n)
+                    L["group_class"].append(self._class(observable.group))
+                    L["group_domain"].append(self._domain(observable))
+                    self.group_names.append(name)
+                group, slots = entry
+                expert = len(L["expert_group"])
+                L["expert_group"].append(group)
+                L["expert_law"].append(law)
+                self.expert_firing.append((firing.law, firing.object_id))
+                pairs: dict[int, int] = {}
+                for k, value in enumerate(prediction.values):
+                    slot = slots.get(value)
+                    if slot is None:
+                        slot = slots[value] = len(L["slot_group"])
+                        L["slot_group"].append(group)
+                        self.slot_values.append(value)
+                    pair = pairs.get(slot)
+                    if pair is None:
+                        pair = pairs[slot] = len(L["pair_expert"])
+                        L["pair_expert"].append(expert)
+                        L["pair_slot"].append(slot)
+                    L["entry_pair"].append(pair)
+                    L["entry_prob"].append(self._probability(prediction, k))
+        for name, (group, slots) in groups.items():
+            L["group_slot_count"].append(len(slots))
+            L["group_observed"].append(slots.get(observed[name], -1))
+        self._unexplained(n, before, after, groups)
+
+    def _probability(self, prediction, k: int) -> int | tuple[str, int]:
+        """Index of a value's probability: a constant's index, or ('param', layout index)."""
+        if prediction.kind == "point":
+            return 0
+        if prediction.kind == "categorical":
+            return ("param", self.layout.index(prediction.param, k))
+        if prediction.param is not None:
+            return ("param", self.layout.index(prediction.param, complement=k == 1))
+        return self._constant(prediction.prob if k == 0 else 1.0 - prediction.prob)
+
+    def _unexplained(self, n: int, before: StateView, after: StateView, groups: dict) -> None:
+        L = self._lists
+        counts: dict[str, int] = {}
+        gone = [obj for oid, obj in before.by_id.items() if oid not in after.by_id]
+        for kind, number in _kinds(before.state["objects"]).items():
+            for name in self._kind_classes[kind]:
+                counts[name] = counts.get(name, 0) + number
+        for obj in gone:   # fields of objects that are gone are not observed
+            for name in self._kind_classes[obj["kind"]]:
+                if not name.endswith(".exists"):
+                    counts[name] -= 1
+        counts["grid"] = self.schema["grid"]["width"] * self.schema["grid"]["height"]
+        for kind in self.schema["kinds"]:
+            if kind != "player":
+                counts[f"spawn.{kind}"] = 1
+        for name in groups:
+            group = parse_observable(name).group
+            if not group.startswith("spawn."):
+                counts[group] -= 1
+        for observable in changed_observables(before, after, self.schema):
+            if observable.name in groups:
+                continue
+            group = observable.group
+            counts[group] = max(0, counts.get(group, 1) - 1)
+            L["changed_transition"].append(n)
+            L["changed_class"].append(self._class(group))
+            L["changed_log_others"].append(self._spawn_others if observable.what == "spawn"
+                                           else math.log(max(self._domain(observable) - 1, 1)))
+            self.changed_names.append(observable.name)
+        for name, count in counts.items():
+            if count > 0:
+                L["stay_transition"].append(n)
+                L["stay_class"].append(self._class(name))
+                L["stay_count"].append(count)
+
+    def build(self) -> Table:
+        L = self._lists
+        constants = torch.tensor(sorted(self._constants, key=self._constants.get),
+                                 dtype=torch.float64)
+        offset = len(constants)
+        entry_prob = [p if isinstance(p, int) else offset + p[1] for p in L["entry_prob"]]
+
+        def long(name):
+            return torch.tensor(L[name], dtype=torch.int64)
+
+        def real(name):
+            return torch.tensor(L[name], dtype=torch.float64)
+
+        return Table(
+            transitions=self.n, group_transition=long("group_transition"),
+            group_class=long("group_class"), group_domain=real("group_domain"),
+            group_slot_count=real("group_slot_count"), group_observed=long("group_observed"),
+            slot_group=long("slot_group"), expert_group=long("expert_group"),
+            expert_law=long("expert_law"), pair_expert=long("pair_expert"),
+            pair_slot=long("pair_slot"), entry_pair=long("entry_pair"),
+            entry_prob=torch.tensor(entry_prob, dtype=torch.int64), constants=constants,
+            changed_transition=long("changed_transition"), changed_class=long("changed_class"),
+            changed_log_others=real("changed_log_others"),
+            stay_transition=long("stay_transition"), stay_class=long("stay_class"),
+            stay_count=real("stay_count"), classes=list(self.class_index),
+            group_names=self.group_names, changed_names=self.changed_names,
+            expert_firing=self.expert_firing, slot_values=self.slot_values)
+
+
+def _kinds(objects: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for obj in objects:
+        counts[obj["kind"]] = counts.get(obj["kind"], 0) + 1
+    return counts
+
+
+def _kind_classes(schema: dict) -> dict[str, list[str]]:
+    """Per kind, the observable classes one object of it contributes."""
+    result = {}
+    for kind, attrs in schema["kinds"].items():
+        names = []
+        for attr, spec in attrs.items():
+            if spec["type"] == "counts":
+                keys = schema["items"] if spec["keys"] == "items" else spec["keys"]
+                names += [f"{kind}.{attr}.{key}" for key in keys]
+            else:
+                names.append(f"{kind}.{attr}")
+        if kind != "player":
+            names.append(f"{kind}.exists")
+        result[kind] = names
+    return result
