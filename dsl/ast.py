@@ -202,8 +202,10 @@ class Law:
 
 @dataclass(frozen=True)
 class Program:
-    """A laws file: its laws in order, and comments after the last law. `source` is the text it was
-    parsed from (for error messages), not part of equality."""
+    """A laws file: a header comment (separated from the first law by a blank line), its laws in
+    order, and comments after the last law. `source` is the text it was parsed from (for error
+    messages), not part of equality."""
     laws: tuple[Law, ...]
     trailing_comments: tuple[str, ...] = ()
+    header_comments: tuple[str, ...] = ()
     source: str | None = field(default=None, compare=False, repr=False)

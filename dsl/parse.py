@@ -126,10 +126,20 @@ def _check_depth(tree: lark.Tree, text: str) -> None:
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, lark.Tree))
 
 
-def _attach_comments(laws: list[ast.Law], comments: list[Token], text: str) -> ast.Program:
-    """Give each comment to the law it precedes or sits in; comments after the last law trail."""
+def _attach_comments(laws: list, comments: list[Token], text: str) -> ast.Program:
+    """Give each comment to the law it precedes or sits in. Comments above the first law that end
+    before a blank line are the file's header; comments after the last law trail."""
     pending = sorted(comments, key=lambda t: t.line)
-    attached, index = [], 0
+    lines = text.split("\n")
+    first_line = laws[0][0].span.line if laws else len(lines) + 1
+    header_end = 0
+    for i, token in enumerate(pending):
+        if token.line >= first_line:
+            break
+        if token.line < len(lines) and not lines[token.line].strip():
+            header_end = i + 1
+    header = tuple(_comment_text(t) for t in pending[:header_end])
+    attached, index = [], header_end
     for law, end_line in laws:
         own = []
         while index < len(pending) and pending[index].line <= end_line:
@@ -138,7 +148,7 @@ def _attach_comments(laws: list[ast.Law], comments: list[Token], text: str) -> a
         attached.append(ast.Law(law.name, law.effects, law.description, law.subject,
                                 law.condition, tuple(own), law.span))
     trailing = tuple(_comment_text(t) for t in pending[index:])
-    return ast.Program(tuple(attached), trailing, source=text)
+    return ast.Program(tuple(attached), trailing, header, source=text)
 
 
 def _comment_text(token: Token) -> str:

@@ -1,7 +1,7 @@
 """Syntax tree to text in the one canonical layout (`lawsmith fmt` writes it).
 
 `parse(format_program(p)) == p` for every well-formed tree, and formatting parsed text again gives
-the same text. Layout: a blank line between laws, comments on their own lines above their law,
+the same text. Layout: the header comment, then a blank line between laws, comments on their own lines above their law,
 `for each` / `when` / `then` clauses indented two spaces, one effect per line, a long `and` chain
 split one condition per line, `choose` alternatives one per line.
 """
@@ -19,6 +19,8 @@ _LEVEL = {"if": 0, "or": 1, "and": 2, "not": 3, "compare": 4, "+": 5, "-": 5, "*
 def format_program(program: ast.Program) -> str:
     """The canonical text of a laws file (ends with one newline; empty program: empty text)."""
     blocks = [format_law(law) for law in program.laws]
+    if program.header_comments:
+        blocks.insert(0, "\n".join(f"#{c}" for c in program.header_comments))
     if program.trailing_comments:
         blocks.append("\n".join(f"#{c}" for c in program.trailing_comments))
     return "\n\n".join(blocks) + "\n" if blocks else ""
