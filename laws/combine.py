@@ -33,25 +33,33 @@ class Scores:
     log_z: torch.Tensor
 
 
-def expert_weights(table: Table, weights: torch.Tensor) -> torch.Tensor:
-    """The weight each expert gets: its law's weight, or 1 when it is alone on its group. [X]"""
-    per_group = torch.zeros(len(table.group_domain), dtype=torch.float64,
-                            device=weights.device).index_add_(
-        0, table.expert_group, torch.ones_like(table.expert_group, dtype=torch.float64))
-    alone = per_group[table.expert_group] == 1
-    return torch.where(alone, torch.ones((), dtype=weights.dtype, device=weights.device),
-                       weights[table.expert_law])
+def active_experts(table: Table, law_mask: torch.Tensor | None) -> torch.Tensor:
+    """How many experts of each group belong to laws still in the model. [G]"""
+    active = (torch.ones_like(table.expert_law, dtype=torch.float64) if law_mask is None
+              else law_mask[table.expert_law].to(torch.float64))
+    return torch.zeros(len(table.group_domain), dtype=torch.float64,
+                       device=active.device).index_add_(0, table.expert_group, active)
+
+
+def expert_weights(table: Table, weights: torch.Tensor,
+                   law_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The weight each expert gets: its law's weight, 1 when it is alone on its group, 0 when its law
+    is masked out. [X]"""
+    alone = active_experts(table, law_mask)[table.expert_group] == 1
+    w = torch.where(alone, torch.ones((), dtype=weights.dtype, device=weights.device),
+                    weights[table.expert_law])
+    return w if law_mask is None else w * law_mask[table.expert_law]
 
 
 def scores(table: Table, probabilities: torch.Tensor, weights: torch.Tensor,
-           eps: float = NOISE_FLOOR) -> Scores:
-    """Slot scores and log-normalisers for every group."""
+           eps: float = NOISE_FLOOR, law_mask: torch.Tensor | None = None) -> Scores:
+    """Slot scores and log-normalisers for every group (groups with no active law: meaningless)."""
     G, S = len(table.group_domain), len(table.slot_group)
     probs = torch.cat([table.constants, probabilities])[table.entry_prob]
     pair_p = torch.zeros(len(table.pair_expert), dtype=torch.float64,
                          device=probs.device).index_add_(0, table.entry_pair, probs)
     floor = torch.log(eps / table.group_domain)                           # [G]
-    w = expert_weights(table, weights)                                   # [X]
+    w = expert_weights(table, weights, law_mask)                         # [X]
     pair_group = table.expert_group[table.pair_expert]
     gain = w[table.pair_expert] * (torch.log((1 - eps) * pair_p + eps / table.group_domain[pair_group])
                                    - floor[pair_group])
@@ -69,11 +77,18 @@ def scores(table: Table, probabilities: torch.Tensor, weights: torch.Tensor,
     return Scores(score, base, top + torch.log(total))
 
 
-def group_log_probs(table: Table, scored: Scores) -> torch.Tensor:
-    """log P(observed value) for every predicted observable. [G]"""
+def group_log_probs(table: Table, scored: Scores, change: torch.Tensor,
+                    law_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """log P(observed value) for every predicted observable; a group whose laws are all masked out
+    is scored as unexplained. [G]"""
     observed = table.group_observed
     hit = scored.score[observed.clamp(min=0)]
-    return torch.where(observed >= 0, hit, scored.rest) - scored.log_z
+    predicted = torch.where(observed >= 0, hit, scored.rest) - scored.log_z
+    if law_mask is None:
+        return predicted
+    q = change[table.group_class]
+    alone = torch.where(table.group_unchanged, torch.log1p(-q), torch.log(q) - table.group_log_others)
+    return torch.where(active_experts(table, law_mask) > 0, predicted, alone)
 
 
 def unexplained_log_probs(table: Table, change: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,9 +99,11 @@ def unexplained_log_probs(table: Table, change: torch.Tensor) -> tuple[torch.Ten
 
 
 def transition_log_probs(table: Table, probabilities: torch.Tensor, weights: torch.Tensor,
-                         change: torch.Tensor, eps: float = NOISE_FLOOR) -> torch.Tensor:
-    """log P(next_state | state, action) per transition. [N]"""
-    groups = group_log_probs(table, scores(table, probabilities, weights, eps))
+                         change: torch.Tensor, eps: float = NOISE_FLOOR,
+                         law_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """log P(next_state | state, action) per transition; `law_mask` [L] bool leaves laws out. [N]"""
+    scored = scores(table, probabilities, weights, eps, law_mask)
+    groups = group_log_probs(table, scored, change, law_mask)
     changed, stayed = unexplained_log_probs(table, change)
     total = torch.zeros(table.transitions, dtype=torch.float64, device=groups.device)
     total.index_add_(0, table.group_transition, groups)

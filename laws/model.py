@@ -114,8 +114,9 @@ class WorldModel:
         table = self.table([(state, action, next_state)])
         eps = self.params["noise_floor"]
         scored = combine.scores(table, self.probability_tensor(), self.weight_tensor(), eps)
-        groups = combine.group_log_probs(table, scored).tolist()
-        changed, stayed = combine.unexplained_log_probs(table, self.change_tensor(table.classes))
+        change = self.change_tensor(table.classes)
+        groups = combine.group_log_probs(table, scored, change).tolist()
+        changed, stayed = combine.unexplained_log_probs(table, change)
         laws_of: dict[int, list[str]] = {}
         for expert, group in enumerate(table.expert_group.tolist()):
             laws_of.setdefault(group, []).append(table.expert_firing[expert][0])

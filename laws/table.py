@@ -39,6 +39,8 @@ class Table:
     group_domain: torch.Tensor       # [G] domain size
     group_slot_count: torch.Tensor   # [G] number of slots
     group_observed: torch.Tensor     # [G] slot index of the observed value, -1 if in the rest
+    group_unchanged: torch.Tensor    # [G] bool: the observed value is the old one
+    group_log_others: torch.Tensor   # [G] log(values an unexplained change picks from)
     slot_group: torch.Tensor         # [S]
     expert_group: torch.Tensor       # [X]
     expert_law: torch.Tensor         # [X]
@@ -83,6 +85,7 @@ class TableBuilder:
         self.n = 0
         self._lists: dict[str, list] = {name: [] for name in (
             "group_transition", "group_class", "group_domain", "group_slot_count", "group_observed",
+            "group_unchanged", "group_log_others",
             "slot_group", "expert_group", "expert_law", "pair_expert", "pair_slot", "entry_pair",
             "entry_prob", "changed_transition", "changed_class", "changed_log_others",
             "stay_transition", "stay_class", "stay_count")}
@@ -109,6 +112,13 @@ class TableBuilder:
             size = self._domain_cache[observable.group] = domain_size(observable, self.schema)
         return size
 
+    def _log_others(self, observable: Observable) -> float:
+        """log(number of values an unexplained change picks from): the other values of the domain,
+        or for a spawn, the cells it could appear on."""
+        if observable.what == "spawn":
+            return self._spawn_others
+        return math.log(max(self._domain(observable) - 1, 1))
+
     def add(self, state: dict, next_state: dict, firings: Sequence[Firing]) -> None:
         """One transition (the action is already in the firings)."""
         L = self._lists
@@ -117,6 +127,7 @@ class TableBuilder:
         before, after = StateView(state, self.schema), StateView(next_state, self.schema)
         groups: dict[str, tuple[int, dict]] = {}    # observable -> (group index, value -> slot)
         observed: dict[str, object] = {}
+        unchanged: dict[str, bool] = {}
         for firing in firings:
             law = self.law_index[firing.law]
             for prediction in firing.predictions:
@@ -129,6 +140,8 @@ class TableBuilder:
                         continue
                     entry = groups[name] = (len(L["group_transition"]), {})
                     observed[name] = value
+                    L["group_unchanged"].append(value == before.value(observable, before))
+                    L["group_log_others"].append(self._log_others(observable))
                     L["group_transition"].append(n)
                     L["group_class"].append(self._class(observable.group))
                     L["group_domain"].append(self._domain(observable))
@@ -193,8 +206,7 @@ class TableBuilder:
             counts[group] = max(0, counts.get(group, 1) - 1)
             L["changed_transition"].append(n)
             L["changed_class"].append(self._class(group))
-            L["changed_log_others"].append(self._spawn_others if observable.what == "spawn"
-                                           else math.log(max(self._domain(observable) - 1, 1)))
+            L["changed_log_others"].append(self._log_others(observable))
             self.changed_names.append(observable.name)
         for name, count in counts.items():
             if count > 0:
@@ -219,6 +231,8 @@ class TableBuilder:
             transitions=self.n, group_transition=long("group_transition"),
             group_class=long("group_class"), group_domain=real("group_domain"),
             group_slot_count=real("group_slot_count"), group_observed=long("group_observed"),
+            group_unchanged=torch.tensor(L["group_unchanged"], dtype=torch.bool),
+            group_log_others=real("group_log_others"),
             slot_group=long("slot_group"), expert_group=long("expert_group"),
             expert_law=long("expert_law"), pair_expert=long("pair_expert"),
             pair_slot=long("pair_slot"), entry_pair=long("entry_pair"),

@@ -1,0 +1,252 @@
+"""Fitting a world model's parameters to transitions with Pyro.
+
+The likelihood is `laws.combine.transition_log_probs` over prediction tables (the laws are run once;
+only probabilities, weights and change rates move). `model(tables)` states priors and likelihood:
+
+    weights   w_l ~ Uniform(0, 10), with an L1 penalty (OneLife's clamp and sparsity)
+    Bernoulli p   ~ Beta(a, b)          (the law text's prior, else Beta(1, 1))
+    categorical   ~ Dirichlet(alpha)    (the law text's prior, else all ones)
+    change    q_c ~ Beta(1, 100)        (unexplained change rate per observable class)
+    log-likelihood: sum over transitions, mini-batched by chunk with the right scale
+
+MAP uses an AutoDelta guide; `posterior=True` uses AutoNormal (a Gaussian in the unconstrained
+space) and reports the mean, standard deviation and a 90% interval of each probability.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Sequence
+
+import pyro
+import pyro.distributions as dist
+import torch
+from pyro.infer import SVI, Trace_ELBO
+from pyro.infer.autoguide import AutoDelta, AutoNormal
+from pyro.infer.autoguide.initialization import init_to_value
+
+from laws import combine
+from laws.model import DEFAULT_CHANGE, WorldModel
+from laws.table import Table, TableBuilder
+
+MAX_WEIGHT = 10.0
+
+
+@dataclasses.dataclass
+class FitConfig:
+    steps: int = 300
+    learning_rate: float = 0.05
+    seed: int = 0
+    device: str = "cpu"
+    posterior: bool = False
+    chunk: int = 20_000            # transitions per table chunk (one SVI step uses one chunk)
+    weight_penalty: float = 0.01   # L1 on weights, per law
+    change_prior: tuple[float, float] = (1.0, 100.0)
+
+
+@dataclasses.dataclass
+class FitResult:
+    params: dict
+    train_nll: float               # per transition, at the fitted values
+    seconds: float
+    steps: int
+    losses: list[float]
+
+
+def build_tables(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
+                 chunk: int) -> list[Table]:
+    """Prediction tables of the transitions, `chunk` at a time, sharing one class list."""
+    tables, builder = [], None
+    classes: list[str] = []
+    for i, (state, action, next_state) in enumerate(transitions):
+        if builder is None:
+            builder = TableBuilder(model.schema, model.law_names, model.layout, classes)
+        builder.add(state, next_state, model.compiled.predict(state, action))
+        if builder.n == chunk or i == len(transitions) - 1:
+            table = builder.build()
+            classes = table.classes
+            tables.append(table)
+            builder = None
+    # Later chunks may know classes earlier ones do not: give every table the full list.
+    for table in tables:
+        table.classes = list(classes)
+    return tables
+
+
+class _Problem:
+    """The Pyro model for one world model and its tables."""
+
+    def __init__(self, model: WorldModel, tables: list[Table], config: FitConfig):
+        self.model, self.tables, self.config = model, tables, config
+        self.classes = tables[0].classes if tables else []
+        self.total = sum(t.transitions for t in tables)
+        self.layout = model.layout
+
+    def priors(self) -> dict[str, dist.Distribution]:
+        device = self.config.device
+        one = torch.ones((), dtype=torch.float64, device=device)
+        result = {"weights": dist.Uniform(0 * one, MAX_WEIGHT * one)
+                  .expand([len(self.model.law_names)]).to_event(1)}
+        for name in self.layout.bernoulli:
+            a, b = self.layout.parameters[name].prior or (1.0, 1.0)
+            result[f"param.{name}"] = dist.Beta(a * one, b * one)
+        for name, count in self.layout.categorical:
+            alpha = self.layout.parameters[name].prior or (1.0,) * count
+            result[f"param.{name}"] = dist.Dirichlet(torch.tensor(alpha, dtype=torch.float64,
+                                                                  device=device))
+        a, b = self.config.change_prior
+        result["change"] = dist.Beta(a * one, b * one).expand([len(self.classes)]).to_event(1)
+        return result
+
+    def __call__(self, table_index: int | None = None) -> None:
+        values = {site: pyro.sample(site, prior) for site, prior in self.priors().items()}
+        weights = values["weights"]
+        pyro.factor("l1", -self.config.weight_penalty * weights.sum())
+        probabilities = self.layout.probabilities(
+            {k[len("param."):]: v for k, v in values.items() if k.startswith("param.")})
+        tables = self.tables if table_index is None else [self.tables[table_index]]
+        scale = 1.0 if table_index is None else self.total / tables[0].transitions
+        for i, table in enumerate(tables):
+            log_lik = combine.transition_log_probs(table, probabilities, weights, values["change"],
+                                                   self.model.params["noise_floor"])
+            with pyro.poutine.scale(scale=scale):
+                pyro.factor(f"data{i}", log_lik.sum())
+
+    def initial_values(self) -> dict[str, torch.Tensor]:
+        device = self.config.device
+        params = self.model.params
+        init = {"weights": torch.tensor([min(max(params["weights"][n], 1e-3), MAX_WEIGHT - 1e-3)
+                                         for n in self.model.law_names],
+                                        dtype=torch.float64, device=device),
+                "change": torch.tensor([min(max(params["change"].get(c, DEFAULT_CHANGE), 1e-6),
+                                            1 - 1e-6) for c in self.classes],
+                                       dtype=torch.float64, device=device)}
+        for name, value in params["parameters"].items():
+            tensor = torch.tensor(value, dtype=torch.float64, device=device)
+            init[f"param.{name}"] = tensor.clamp(1e-6, 1 - 1e-6)
+            if tensor.dim():
+                init[f"param.{name}"] = init[f"param.{name}"] / init[f"param.{name}"].sum()
+        return init
+
+
+def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
+        config: FitConfig | None = None, tables: list[Table] | None = None) -> FitResult:
+    """Fit weights, law parameters and change rates to the transitions (MAP, or a posterior)."""
+    config = config or FitConfig()
+    start = time.perf_counter()
+    if tables is None:
+        tables = build_tables(model, transitions, config.chunk)
+    tables = [t.to(config.device) for t in tables]
+    problem = _Problem(model, tables, config)
+    pyro.clear_param_store()
+    pyro.set_rng_seed(config.seed)
+    init = init_to_value(values=problem.initial_values())
+    guide = (AutoNormal(problem, init_loc_fn=init, init_scale=0.05) if config.posterior
+             else AutoDelta(problem, init_loc_fn=init))
+    svi = SVI(problem, guide, pyro.optim.Adam({"lr": config.learning_rate}), Trace_ELBO())
+    losses = []
+    for step in range(config.steps):
+        index = step % len(tables) if len(tables) > 1 else None
+        losses.append(svi.step(index) / max(problem.total, 1))
+    params = _read_params(model, problem, guide, config)
+    fitted = WorldModel(model.text, model.schema, params)
+    with torch.no_grad():
+        nll = -sum(float(fitted.log_prob_table(t.to("cpu")).sum()) for t in tables)
+    params["spawn"] = typical_spawns(transitions, model.schema) or model.params["spawn"]
+    return FitResult(params, nll / max(problem.total, 1), time.perf_counter() - start,
+                     config.steps, losses)
+
+
+def _read_params(model: WorldModel, problem: _Problem, guide, config: FitConfig) -> dict:
+    with torch.no_grad():
+        if config.posterior:
+            draws = [guide() for _ in range(200)]
+            point = {k: torch.stack([d[k] for d in draws]).mean(0) for k in draws[0]}
+        else:
+            point = guide()
+    params = {
+        "weights": dict(zip(model.law_names, point["weights"].tolist())),
+        "parameters": {name: point[f"param.{name}"].tolist() for name in model.params["parameters"]},
+        "change": dict(zip(problem.classes, point["change"].tolist())),
+        "noise_floor": model.params["noise_floor"],
+    }
+    if config.posterior:
+        params["uncertainty"] = {}
+        for name in model.params["parameters"]:
+            samples = torch.stack([d[f"param.{name}"] for d in draws])
+            params["uncertainty"][name] = {
+                "sd": samples.std(0).tolist(),
+                "interval_90": [samples.quantile(0.05, 0).tolist(),
+                                samples.quantile(0.95, 0).tolist()]}
+    return params
+
+
+def typical_spawns(transitions: Sequence[tuple[dict, str, dict]], schema: dict) -> dict:
+    """The most common attributes of newly appearing objects, per kind (for sampling spawns)."""
+    seen: dict[str, dict[str, dict[str, int]]] = {}
+    examples: dict[tuple[str, str, str], object] = {}
+    for state, _, next_state in transitions:
+        old = {obj["id"] for obj in state["objects"]}
+        for obj in next_state["objects"]:
+            if obj["id"] in old:
+                continue
+            for attr, value in obj.items():
+                if attr in ("id", "kind", "pos"):
+                    continue
+                key = repr(value)
+                counts = seen.setdefault(obj["kind"], {}).setdefault(attr, {})
+                counts[key] = counts.get(key, 0) + 1
+                examples[(obj["kind"], attr, key)] = value
+    return {kind: {attr: examples[(kind, attr, max(counts, key=counts.get))]
+                   for attr, counts in attrs.items()} for kind, attrs in seen.items()}
+
+
+def heldout_nll(model: WorldModel, tables: list[Table], law_mask: torch.Tensor | None = None) -> float:
+    """Mean negative log-likelihood per transition (`law_mask` leaves laws out)."""
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for table in tables:
+            log_probs = combine.transition_log_probs(
+                table, model.probability_tensor(), model.weight_tensor(),
+                model.change_tensor(table.classes), model.params["noise_floor"], law_mask)
+            total -= float(log_probs.sum())
+            count += table.transitions
+    return total / max(count, 1)
+
+
+def prune(model: WorldModel, tables: list[Table], tolerance: float = 0.0) -> tuple[list[str], dict]:
+    """Laws to drop: each law that fired in the data and whose removal does not raise the held-out
+    NLL per transition by more than `tolerance` (greedy, weakest first). Returns (dropped, report)."""
+    fired = torch.zeros(len(model.law_names), dtype=torch.bool)
+    for table in tables:
+        fired[table.expert_law.unique()] = True
+    mask = torch.ones(len(model.law_names), dtype=torch.bool)
+    current = heldout_nll(model, tables, mask)
+    report = {"heldout_nll_before": current}
+    weights = model.weight_tensor()
+    dropped = []
+    for index in sorted(range(len(model.law_names)), key=lambda i: float(weights[i])):
+        if not fired[index]:
+            continue
+        mask[index] = False
+        trial = heldout_nll(model, tables, mask)
+        if trial <= current + tolerance:
+            dropped.append(model.law_names[index])
+            current = trial
+        else:
+            mask[index] = True
+    report["heldout_nll_after"] = current
+    report["unused"] = [n for i, n in enumerate(model.law_names) if not fired[i]]
+    return dropped, report
+
+
+def split(transitions: Sequence, heldout: float, seed: int) -> tuple[list, list]:
+    """A seeded random split into (train, held-out)."""
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(transitions), generator=generator).tolist()
+    cut = len(transitions) - int(math.floor(heldout * len(transitions)))
+    train = [transitions[i] for i in sorted(order[:cut])]
+    test = [transitions[i] for i in sorted(order[cut:])]
+    return train, test
