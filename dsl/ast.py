@@ -202,8 +202,8 @@ class Law:
 
 @dataclass(frozen=True)
 class Program:
-    """A laws file: a header comment (separated from the first law by a blank line), its laws in
-    order, and comments after the last law. `source` is the text it was parsed from (for error
+    """A laws file: a header comment (separated from the first law by a blank line; empty when
+    there are no laws), its laws in order, and comments after the last law. `source` is the text it was parsed from (for error
     messages), not part of equality."""
     laws: tuple[Law, ...]
     trailing_comments: tuple[str, ...] = ()

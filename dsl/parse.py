@@ -33,8 +33,9 @@ def _collect_comment(token: Token) -> Token:
 @functools.lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
     grammar = (pathlib.Path(__file__).parent / "grammar.lark").read_text()
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True,
-                     lexer_callbacks={"COMMENT": _collect_comment})
+    # The basic lexer makes every keyword reserved (`then` is never a name), so errors stay local.
+    return lark.Lark(grammar, parser="lalr", lexer="basic", propagate_positions=True,
+                     maybe_placeholders=True, lexer_callbacks={"COMMENT": _collect_comment})
 
 
 def parse(text: str, filename: str | None = None) -> ast.Program:
@@ -131,7 +132,7 @@ def _attach_comments(laws: list, comments: list[Token], text: str) -> ast.Progra
     before a blank line are the file's header; comments after the last law trail."""
     pending = sorted(comments, key=lambda t: t.line)
     lines = text.split("\n")
-    first_line = laws[0][0].span.line if laws else len(lines) + 1
+    first_line = laws[0][0].span.line if laws else 0
     header_end = 0
     for i, token in enumerate(pending):
         if token.line >= first_line:

@@ -1,0 +1,96 @@
+"""Checking laws against world schemas: unknown names with suggestions, types, probabilities, duplicates."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from dsl import DslError, check, parse, resolve
+from envs.crafter_world import crafter_schema
+from envs.rules import load_rules
+from envs.toy_world import toy_schema
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="module")
+def crafter():
+    return crafter_schema(load_rules(None))
+
+
+def test_examples_check(crafter):
+    assert check(parse((EXAMPLES / "crafter.law").read_text()), crafter) == []
+    assert check(parse((EXAMPLES / "toy.law").read_text()), toy_schema()) == []
+
+
+def _errors(text: str, schema) -> list[str]:
+    return [str(e) for e in check(parse(text), schema)]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("law a when action == dp then player.facing = left", "unknown action 'dp'"),
+    ("law a when material(ahead) == tre then player.facing = left", "did you mean 'tree'"),
+    ("law a then player.inventory.wod += 1", "did you mean 'wood'"),
+    ("law a for each cwo c then c.health = 1", "did you mean 'cow'"),
+    ("law a for each cow c then c.helth = 1", "did you mean 'health'"),
+    ("law a then player.facing = lft", "did you mean 'left'"),
+    ("law a when matrial(ahead) == tree then player.facing = left", "did you mean 'material'"),
+    ("law a when material(ahead) == 3 then player.facing = left", "mixes a material and an int"),
+    ("law a when player.inventory.wood then player.facing = left", "expected a bool"),
+    ("law a then player.inventory.wood += tree", "expected an int"),
+    ("law a then player.inventory.wood += 1.5", "expected an int"),
+    ("law a then player.facing += 1", "'+=' needs a number"),
+    ("law a then player.inventory.wood += 1 with probability 1.5", "outside [0, 1]"),
+    ("law a then player.inventory.wood += 1 with probability p ~ beta(0, 1)", "positive"),
+    ("law a then player.inventory.wood += 1 with probability p init 2", "outside [0, 1]"),
+    ("law a for each cow c then c.pos = choose m {a: c.pos, b: c.pos} init (0.5, 0.6)",
+     "sums to 1.1"),
+    ("law a for each cow c then c.pos = choose m {a: c.pos, a: c.pos}", "repeats a label"),
+    ("law a for each cow c then c.pos = choose m {a: c.pos} ~ dirichlet(1, 1)", "has 1 outcomes"),
+    ("law a then player.inventory.wood = 1 player.inventory.wood += 2", "twice"),
+    ("law a then remove player", "own object"),
+    ("law a then spawn player at ahead", "cannot spawn a player"),
+    ("law a then player.pos.x = 1", "cannot write"),
+    ("law a for each cow player then player.pos = ahead", "already a name"),
+    ("law a when near(player.pos, table, player.inventory.wood) then player.facing = left",
+     "radius"),
+    ("law a when player then player.facing = left", "is an object"),
+    ("law a when ahead < ahead then player.facing = left", "compares numbers"),
+    ("law a then player.achievements = 1", "is a counts"),
+    ("law a then player.facing = left\nlaw a then player.facing = right", "comes earlier"),
+    ("law a then player.inventory.wood += 1 with probability p\n"
+     "law b for each cow c then c.pos = choose p {x: c.pos}", "used earlier as a bernoulli"),
+])
+def test_problems_are_reported_with_a_hint(text, message, crafter):
+    errors = _errors(text, crafter)
+    assert errors, text
+    assert any(message in e for e in errors), errors
+
+
+def test_errors_carry_the_line_and_a_caret(crafter):
+    error = check(parse("law a\n  when action == do\n  then player.inventory.wod += 1"), crafter)[0]
+    assert (error.line, error.column) == (3, 8)
+    assert error.source_line.strip() == "then player.inventory.wod += 1"
+    assert str(error).rstrip().endswith("^")
+
+
+def test_every_law_is_checked(crafter):
+    text = "law a then x.y = 1\nlaw b then player.facing = left\nlaw c then z.w = 2"
+    assert len(check(parse(text), crafter)) == 2
+
+
+def test_resolve_raises_and_lists_parameters(crafter):
+    with pytest.raises(DslError):
+        resolve(parse("law a then x.y = 1"), crafter)
+    program = resolve(parse((EXAMPLES / "crafter.law").read_text()), crafter)
+    params = program.parameters
+    assert params["sapling_chance"].kind == "bernoulli"
+    assert params["sapling_chance"].prior == (1, 9) and params["sapling_chance"].init == (0.1,)
+    assert params["cow_step"].labels == ("stay", "left", "right", "up", "down")
+
+
+def test_constants_resolve_by_context(crafter):
+    # `stone` is a material and an item: the comparison says which.
+    assert check(parse("law a when material(ahead) == stone and player.inventory.stone > 0 "
+                       "then material(ahead) = path"), crafter) == []
