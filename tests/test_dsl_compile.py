@@ -1,0 +1,144 @@
+"""The Python and torch back ends agree exactly, on random toy states and on recorded traces."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dsl import compile_python, compile_torch, encode_batch, parse
+from envs.crafter_world import CrafterWorld
+from envs.recorder import RandomPolicy, record
+from envs.toy_world import ACTIONS, MATERIALS, ToyWorld, toy_schema
+from envs.trace import open_trace
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+# Laws that use every construct of the language, for the toy schema.
+EXERCISE = """
+law everything_at_once
+  when action == do and not (kind_at(ahead) != none or material(ahead) == wall)
+   and (player.inventory.berry * 2 - player.inventory.drink >= -3 or step < 5)
+  then player.inventory.berry += min(abs(player.inventory.meat - 4), max(1, step - 100))
+       material(ahead) = if material(ahead) == bush then grass else material(ahead)
+law counting
+  when count(sheep s where s.health > 1 and dist(s.pos, player.pos) <= 4) >= 1
+   and near(player.pos, water, 2)
+  then player.inventory.drink -= 1 with probability 0.25
+       spawn sheep at ahead with probability born ~ beta(2, 5)
+law crowd
+  for each sheep s
+  when exists(sheep t where t.pos != s.pos and kind_at(moved(t.pos, t.facing)) == none
+              and (t.pos + t.facing).x > s.pos.y - 3)
+  then s.pos = choose sheep_step {stay: s.pos, left: moved(s.pos, left), back: moved(s.pos, -s.facing)}
+       s.health = if free(s.pos + up) then s.health else 1
+       remove s with probability gone init 0.2
+law edge "Cells outside the grid: the effect is left out."
+  when player.pos.x <= 1
+  then material(player.pos + left + left) = water
+"""
+
+SCHEMA = toy_schema()
+SIZE = SCHEMA["grid"]["width"]
+
+
+def _agree(program, schema, states, actions) -> int:
+    python = compile_python(program, schema)
+    torch_laws = compile_torch(program, schema)
+    batch = encode_batch(states, actions, schema)
+    decoded = torch_laws.decode(batch, torch_laws.predict(batch))
+    expected = [python.predict(s, a) for s, a in zip(states, actions)]
+    for i, (want, got) in enumerate(zip(expected, decoded)):
+        assert got == want, f"state {i}, action {actions[i]}"
+    return sum(len(f) for f in expected)
+
+
+@st.composite
+def toy_states(draw):
+    codes = list(MATERIALS.values())
+    grid = ["".join(draw(st.sampled_from(codes)) for _ in range(SIZE)) for _ in range(SIZE)]
+    cells = draw(st.lists(st.tuples(st.integers(0, SIZE - 1), st.integers(0, SIZE - 1)),
+                          min_size=1, max_size=5, unique=True))
+    direction = st.sampled_from([[-1, 0], [1, 0], [0, -1], [0, 1]])
+    items = {k: draw(st.integers(0, 9)) for k in ("berry", "drink", "meat")}
+    objects = [{"id": 1, "kind": "player", "pos": list(cells[0]), "facing": draw(direction),
+                "inventory": items}]
+    for i, cell in enumerate(cells[1:]):
+        objects.append({"id": 2 + i, "kind": "sheep", "pos": list(cell), "facing": draw(direction),
+                        "health": draw(st.integers(1, 2))})
+    state = {"step": draw(st.integers(0, 300)), "grid": grid, "objects": objects,
+             "engine": {"seed": 0, "next_id": 2 + len(cells)}}
+    return state, draw(st.sampled_from(ACTIONS))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(toy_states(), min_size=1, max_size=12))
+def test_back_ends_agree_on_random_toy_states(pairs):
+    program = parse((EXAMPLES / "toy.law").read_text() + EXERCISE)
+    states, actions = zip(*pairs)
+    _agree(program, SCHEMA, list(states), list(actions))
+
+
+@pytest.fixture(scope="module")
+def toy_trace(tmp_path_factory):
+    path = tmp_path_factory.mktemp("toy") / "toy.jsonl.gz"
+    record(ToyWorld(), RandomPolicy(), path, steps=300, seed=4)
+    return open_trace(path)
+
+
+@pytest.fixture(scope="module")
+def crafter_trace(tmp_path_factory):
+    path = tmp_path_factory.mktemp("crafter") / "crafter.jsonl.gz"
+    record(CrafterWorld(), RandomPolicy(), path, steps=150, seed=1)
+    return open_trace(path)
+
+
+def test_back_ends_agree_on_a_toy_trace(toy_trace):
+    transitions = list(toy_trace.transitions())
+    program = parse((EXAMPLES / "toy.law").read_text() + EXERCISE)
+    fired = _agree(program, toy_trace.schema, [t.state for t in transitions],
+                   [t.action for t in transitions])
+    assert fired > len(transitions)
+
+
+def test_back_ends_agree_on_a_crafter_trace(crafter_trace):
+    transitions = list(crafter_trace.transitions())
+    program = parse((EXAMPLES / "crafter.law").read_text())
+    fired = _agree(program, crafter_trace.schema, [t.state for t in transitions],
+                   [t.action for t in transitions])
+    assert fired > len(transitions)
+
+
+def test_predictions_name_observables_and_parameters(toy_trace):
+    program = parse((EXAMPLES / "toy.law").read_text())
+    laws = compile_python(program, toy_trace.schema)
+    state = next(iter(toy_trace.transitions())).state
+    sheep = next(o for o in state["objects"] if o["kind"] == "sheep")
+    player = next(o for o in state["objects"] if o["kind"] == "player")
+    # Face a bush from a grass cell: the berry law fires with its parameter.
+    grid = [list(row) for row in state["grid"]]
+    x, y = player["pos"]
+    grid[y + 1][x] = "b"
+    player = {**player, "facing": [0, 1]}
+    objects = [player] + [o for o in state["objects"] if o["kind"] != "player"
+                          and o["pos"] != [x, y + 1]]
+    state = {**state, "grid": ["".join(r) for r in grid], "objects": objects}
+    firings = {f.law: f for f in laws.predict(state, "do")}
+    berry = firings["pick_berry"].predictions[0]
+    assert berry.observable == "player.inventory.berry"
+    assert berry.kind == "bernoulli" and berry.param == "berry_chance"
+    assert berry.values == (min(9, player["inventory"]["berry"] + 1), player["inventory"]["berry"])
+    walk = [f for f in laws.predict(state, "noop") if f.law == "sheep_walk"]
+    assert {f.object_id for f in walk} == {o["id"] for o in objects if o["kind"] == "sheep"}
+    assert walk[0].predictions[0].observable.startswith("sheep[")
+    assert sheep is not None
+
+
+def test_caps_apply(toy_trace):
+    program = parse("law a then player.inventory.drink += 100\nlaw b then player.inventory.meat -= 5")
+    state = next(iter(toy_trace.transitions())).state
+    firings = compile_python(program, toy_trace.schema).predict(state, "noop")
+    assert firings[0].predictions[0].values == (9,)
+    assert firings[1].predictions[0].values == (0,)
