@@ -131,7 +131,14 @@ def _boolean(expr: ast.Expr, atoms: dict) -> tuple[sympy.Basic, dict]:
         return (sympy.And if expr.op == "and" else sympy.Or)(left, right), atoms
     if isinstance(expr, ast.Binary) and expr.op in ast.COMPARISONS:
         return _comparison(expr), atoms
-    return sympy.Symbol(format_expr(expr)), atoms
+    return sympy.Symbol(_atom_text(expr)), atoms
+
+
+def _atom_text(expr: ast.Expr) -> str:
+    """The name of an atom; a quantifier's condition is put in canonical form first."""
+    if isinstance(expr, ast.Quantifier):
+        return f"{expr.quantifier}({expr.kind} {expr.var} where {_condition_key(expr.where)})"
+    return format_expr(expr)
 
 
 def _comparison(expr: ast.Binary) -> sympy.Basic:
@@ -175,7 +182,7 @@ def _arith(expr: ast.Expr) -> sympy.Expr | None:
             isinstance(expr, ast.Call) and expr.function in ("dist", "min", "max", "abs")):
         if isinstance(expr, ast.Quantifier) and expr.quantifier == "exists":
             return None
-        return sympy.Symbol(format_expr(expr))
+        return sympy.Symbol(_atom_text(expr))
     if isinstance(expr, ast.If):
         then, orelse = _arith(expr.then), _arith(expr.orelse)
         if then is None or orelse is None:
