@@ -28,6 +28,7 @@ from dsl.check import resolve
 from dsl.compile_py import compile_python
 from dsl.parse import parse
 from laws import combine
+from laws.errors import ModelError
 from laws.observables import StateView, domain_values, parse_observable
 from laws.params import ParamLayout
 from laws.table import Table, TableBuilder
@@ -67,13 +68,26 @@ class WorldModel:
         self.params = self._complete(params or {})
 
     def _complete(self, params: dict) -> dict:
+        """Fitted values where given (checked), defaults for the rest; stale entries are dropped."""
         values = self.layout.initial_values()
-        values.update({k: v for k, v in params.get("parameters", {}).items() if k in values})
+        for name, value in params.get("parameters", {}).items():
+            if name in values:
+                values[name] = _checked_probability(value, values[name], f"parameters.{name}")
         weights = {name: 1.0 for name in self.law_names}
-        weights.update({k: v for k, v in params.get("weights", {}).items() if k in weights})
+        for name, value in params.get("weights", {}).items():
+            if name in weights:
+                if not _is_number(value) or not 0 <= value <= 1e3:
+                    raise ModelError("expected a weight in [0, 1000]", field=f"weights.{name}")
+                weights[name] = float(value)
+        for name, value in params.get("change", {}).items():
+            if not _is_number(value) or not 0 < value < 1:
+                raise ModelError("expected a probability in (0, 1)", field=f"change.{name}")
+        noise = params.get("noise_floor", combine.NOISE_FLOOR)
+        if not _is_number(noise) or not 0 < noise < 1:
+            raise ModelError("expected a probability in (0, 1)", field="noise_floor")
         return {"weights": weights, "parameters": values,
                 "change": dict(params.get("change", {})), "spawn": dict(params.get("spawn", {})),
-                "noise_floor": params.get("noise_floor", combine.NOISE_FLOOR),
+                "noise_floor": float(noise),
                 **({"uncertainty": params["uncertainty"]} if "uncertainty" in params else {})}
 
     # --- tensors of the current values ------------------------------------------------------
@@ -102,6 +116,18 @@ class WorldModel:
         return combine.transition_log_probs(table, self.probability_tensor(), self.weight_tensor(),
                                             self.change_tensor(table.classes),
                                             self.params["noise_floor"])
+
+    def class_log_probs(self, table: Table) -> dict[str, float]:
+        """Total log-probability per observable class over a table (what `score` reports)."""
+        change = self.change_tensor(table.classes)
+        scored = combine.scores(table, self.probability_tensor(), self.weight_tensor(),
+                                self.params["noise_floor"])
+        totals = torch.zeros(len(table.classes), dtype=torch.float64)
+        totals.index_add_(0, table.group_class, combine.group_log_probs(table, scored, change))
+        changed, stayed = combine.unexplained_log_probs(table, change)
+        totals.index_add_(0, table.changed_class, changed)
+        totals.index_add_(0, table.stay_class, stayed)
+        return dict(zip(table.classes, totals.tolist()))
 
     def log_prob_batch(self, transitions: Sequence[tuple[dict, str, dict]]) -> torch.Tensor:
         """log P(next_state | state, action) for each triple. [N]"""
@@ -243,6 +269,23 @@ class WorldModel:
                 obj[attr] = copy.deepcopy(typical[attr]) if attr in typical else _default(spec,
                                                                                             self.schema)
         return obj
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _checked_probability(value: Any, like: Any, field: str) -> Any:
+    """A Bernoulli probability, or a categorical's list of the same length summing to 1."""
+    if isinstance(like, list):
+        if (not isinstance(value, list) or len(value) != len(like)
+                or not all(_is_number(v) and 0 <= v <= 1 for v in value)
+                or abs(sum(value) - 1) > 1e-6):
+            raise ModelError(f"expected {len(like)} probabilities summing to 1", field=field)
+        return [float(v) for v in value]
+    if not _is_number(value) or not 0 <= value <= 1:
+        raise ModelError("expected a probability in [0, 1]", field=field)
+    return float(value)
 
 
 def _default(spec: dict, schema: dict) -> Any:

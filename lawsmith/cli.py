@@ -7,12 +7,14 @@ import sys
 
 from dsl.errors import DslError
 from envs.errors import TraceError
-from lawsmith import cmd_dsl, cmd_env
+from laws.errors import ModelError
+from lawsmith import cmd_dsl, cmd_env, cmd_model
+from lawsmith.errors import UsageError
 
 # Each command module adds its verbs with `register(subparsers)`.
-COMMAND_MODULES = [cmd_env, cmd_dsl]
+COMMAND_MODULES = [cmd_env, cmd_dsl, cmd_model]
 # Errors that mean bad input: reported in one line, exit code 2.
-INPUT_ERRORS: tuple[type[Exception], ...] = (TraceError, DslError)
+INPUT_ERRORS: tuple[type[Exception], ...] = (TraceError, DslError, ModelError, UsageError)
 
 
 def build_parser() -> argparse.ArgumentParser:

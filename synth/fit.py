@@ -3,7 +3,8 @@
 The likelihood is `laws.combine.transition_log_probs` over prediction tables (the laws are run once;
 only probabilities, weights and change rates move). `model(tables)` states priors and likelihood:
 
-    weights   w_l ~ Uniform(0, 10), with an L1 penalty (OneLife's clamp and sparsity)
+    weights   w_l ~ Gamma(4, 3), mode 1 (a law no other law competes with keeps weight 1; weights
+                    only matter where laws share an observable, see laws.combine)
     Bernoulli p   ~ Beta(a, b)          (the law text's prior, else Beta(1, 1))
     categorical   ~ Dirichlet(alpha)    (the law text's prior, else all ones)
     change    q_c ~ Beta(1, 100)        (unexplained change rate per observable class)
@@ -18,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pyro
 import pyro.distributions as dist
@@ -31,7 +32,7 @@ from laws import combine
 from laws.model import DEFAULT_CHANGE, WorldModel
 from laws.table import Table, TableBuilder
 
-MAX_WEIGHT = 10.0
+WEIGHT_PRIOR = (4.0, 3.0)
 
 
 @dataclasses.dataclass
@@ -42,7 +43,6 @@ class FitConfig:
     device: str = "cpu"
     posterior: bool = False
     chunk: int = 20_000            # transitions per table chunk (one SVI step uses one chunk)
-    weight_penalty: float = 0.01   # L1 on weights, per law
     change_prior: tuple[float, float] = (1.0, 100.0)
 
 
@@ -87,7 +87,8 @@ class _Problem:
     def priors(self) -> dict[str, dist.Distribution]:
         device = self.config.device
         one = torch.ones((), dtype=torch.float64, device=device)
-        result = {"weights": dist.Uniform(0 * one, MAX_WEIGHT * one)
+        a, b = WEIGHT_PRIOR
+        result = {"weights": dist.Gamma(a * one, b * one)
                   .expand([len(self.model.law_names)]).to_event(1)}
         for name in self.layout.bernoulli:
             a, b = self.layout.parameters[name].prior or (1.0, 1.0)
@@ -103,7 +104,6 @@ class _Problem:
     def __call__(self, table_index: int | None = None) -> None:
         values = {site: pyro.sample(site, prior) for site, prior in self.priors().items()}
         weights = values["weights"]
-        pyro.factor("l1", -self.config.weight_penalty * weights.sum())
         probabilities = self.layout.probabilities(
             {k[len("param."):]: v for k, v in values.items() if k.startswith("param.")})
         tables = self.tables if table_index is None else [self.tables[table_index]]
@@ -117,7 +117,7 @@ class _Problem:
     def initial_values(self) -> dict[str, torch.Tensor]:
         device = self.config.device
         params = self.model.params
-        init = {"weights": torch.tensor([min(max(params["weights"][n], 1e-3), MAX_WEIGHT - 1e-3)
+        init = {"weights": torch.tensor([max(params["weights"][n], 1e-3)
                                          for n in self.model.law_names],
                                         dtype=torch.float64, device=device),
                 "change": torch.tensor([min(max(params["change"].get(c, DEFAULT_CHANGE), 1e-6),
@@ -132,7 +132,8 @@ class _Problem:
 
 
 def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
-        config: FitConfig | None = None, tables: list[Table] | None = None) -> FitResult:
+        config: FitConfig | None = None, tables: list[Table] | None = None,
+        progress: Callable[[int], None] | None = None) -> FitResult:
     """Fit weights, law parameters and change rates to the transitions (MAP, or a posterior)."""
     config = config or FitConfig()
     start = time.perf_counter()
@@ -150,6 +151,10 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
     for step in range(config.steps):
         index = step % len(tables) if len(tables) > 1 else None
         losses.append(svi.step(index) / max(problem.total, 1))
+        if not math.isfinite(losses[-1]):
+            raise FloatingPointError(f"the loss became {losses[-1]} at step {step}")
+        if progress:
+            progress(step + 1)
     params = _read_params(model, problem, guide, config)
     fitted = WorldModel(model.text, model.schema, params)
     with torch.no_grad():

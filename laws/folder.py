@@ -1,0 +1,123 @@
+"""Model folders: `laws.law` (the DSL text, human-editable), `params.json` (fitted values),
+`manifest.json` (format, schema, versions, training data hash, fit metrics).
+
+Every file is written to a temporary file in the folder and renamed into place, and all three are
+written before the first rename, so a failed save leaves the old folder as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import pathlib
+import tempfile
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from laws.errors import ModelError
+from laws.model import WorldModel
+
+LAWS_FILE, PARAMS_FILE, MANIFEST_FILE = "laws.law", "params.json", "manifest.json"
+MODEL_FORMAT, MODEL_VERSION = "lawsmith-model", 1
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages a fit depends on."""
+    result = {}
+    for package in ("lawsmith", "torch", "pyro-ppl", "lark"):
+        try:
+            result[package] = version(package)
+        except PackageNotFoundError:
+            result[package] = "unknown"
+    return result
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_model(folder: str | os.PathLike, model: WorldModel, manifest: dict[str, Any]) -> None:
+    """Write the model folder atomically (see the module docstring)."""
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    full_manifest = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "schema": model.schema,
+                     "versions": versions(), **manifest}
+    contents = {LAWS_FILE: model.text if model.text.endswith("\n") else model.text + "\n",
+                PARAMS_FILE: _json(model.params),
+                MANIFEST_FILE: _json(full_manifest)}
+    temporary = {}
+    try:
+        for name, text in contents.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            temporary[name] = tmp
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        for name, tmp in temporary.items():
+            os.replace(tmp, folder / name)
+    finally:
+        for tmp in temporary.values():
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(_finite(value), indent=1) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    """Reject NaN/inf before they reach a file (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ModelError(f"refusing to save a non-finite number ({value})")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def load_model(folder: str | os.PathLike) -> tuple[WorldModel, dict]:
+    """The model in a folder and its manifest; ModelError (or the laws' DslError) when broken."""
+    folder = pathlib.Path(folder)
+    if not folder.is_dir():
+        raise ModelError("not a model folder (no such directory)", path=str(folder))
+    manifest = _read_json(folder / MANIFEST_FILE)
+    if manifest.get("format") != MODEL_FORMAT:
+        raise ModelError(f"expected format {MODEL_FORMAT!r}", path=str(folder / MANIFEST_FILE),
+                         field="format")
+    if not isinstance(manifest.get("schema"), dict):
+        raise ModelError("missing the world schema", path=str(folder / MANIFEST_FILE),
+                         field="schema")
+    params = _read_json(folder / PARAMS_FILE)
+    laws_path = folder / LAWS_FILE
+    try:
+        text = laws_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ModelError(f"cannot read the laws: {error}", path=str(laws_path)) from None
+    for key in ("weights", "parameters", "change"):
+        if key in params and not isinstance(params[key], dict):
+            raise ModelError("expected an object", path=str(folder / PARAMS_FILE), field=key)
+    try:
+        model = WorldModel(text, manifest["schema"], params, filename=str(laws_path))
+    except ModelError as error:
+        raise ModelError(error.message, path=str(folder / PARAMS_FILE), field=error.field) from None
+    return model, manifest
+
+
+def _read_json(path: pathlib.Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError("missing file", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ModelError(f"cannot read: {error}", path=str(path)) from None
+    except json.JSONDecodeError as error:
+        raise ModelError(f"corrupt JSON: {error.msg} at line {error.lineno}", path=str(path)) from None
+    if not isinstance(value, dict):
+        raise ModelError("expected a JSON object", path=str(path))
+    return value

@@ -1,0 +1,246 @@
+"""`lawsmith fit`, `lawsmith score`, `lawsmith show`: fit laws to a trace, score, and read a model."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import pathlib
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from dsl.parse import parse
+from dsl.printer import format_law
+from envs.errors import TraceError
+from envs.trace import open_trace
+from laws.errors import ModelError
+from laws.folder import file_sha256, load_model, save_model
+from laws.model import WorldModel
+from lawsmith.errors import UsageError
+from synth.fit import FitConfig, build_tables, fit, heldout_nll, prune, split
+
+FIT_EXAMPLE = """examples:
+  lawsmith fit --laws examples/crafter.law runs/crafter.jsonl.gz -o models/crafter
+  lawsmith fit models/crafter runs/more.jsonl.gz        # refit (after editing models/crafter/laws.law)
+  lawsmith fit models/crafter runs/more.jsonl.gz --posterior --device cuda"""
+SCORE_EXAMPLE = """example:
+  lawsmith score models/crafter runs/heldout.jsonl.gz"""
+SHOW_EXAMPLE = """example:
+  lawsmith show models/crafter"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    fit_parser = subparsers.add_parser(
+        "fit", help="fit a laws file's parameters to a trace (Pyro)", epilog=FIT_EXAMPLE,
+        description="Fit law weights, law parameters and unexplained-change rates to a trace. "
+                    "With --laws, start a model folder; otherwise refit MODEL_DIR, warm-starting "
+                    "every value it already has.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    fit_parser.add_argument("paths", nargs="+", metavar="[MODEL_DIR] TRACE")
+    fit_parser.add_argument("--laws", metavar="FILE.law", help="start from this laws file")
+    fit_parser.add_argument("-o", "--output", metavar="MODEL_DIR", help="the new model folder")
+    fit_parser.add_argument("--steps", type=int, default=300, help="optimiser steps (300)")
+    fit_parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (0.05)")
+    fit_parser.add_argument("--seed", type=int, default=0)
+    fit_parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    fit_parser.add_argument("--posterior", action="store_true",
+                            help="fit a Gaussian posterior and report parameter uncertainty")
+    fit_parser.add_argument("--heldout", type=float, default=0.2,
+                            help="share of transitions held out for scoring and pruning (0.2)")
+    fit_parser.add_argument("--prune", action="store_true",
+                            help="drop laws whose removal does not raise the held-out NLL")
+    fit_parser.set_defaults(run=run_fit)
+
+    score = subparsers.add_parser("score", help="held-out NLL of a model on a trace",
+                                  epilog=SCORE_EXAMPLE,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    score.add_argument("model", metavar="MODEL_DIR")
+    score.add_argument("trace", metavar="TRACE")
+    score.set_defaults(run=run_score)
+
+    show = subparsers.add_parser("show", help="print a model's laws with their fitted values",
+                                 epilog=SHOW_EXAMPLE,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    show.add_argument("model", metavar="MODEL_DIR")
+    show.set_defaults(run=run_show)
+
+
+def _transitions(path: str, schema: dict | None) -> tuple[list, dict]:
+    reader = open_trace(path)
+    if schema is not None and reader.schema != schema:
+        raise ModelError(f"the trace's schema differs from the model's "
+                         f"(first difference: {_first_difference(schema, reader.schema)})",
+                         path=path)
+    transitions = [(t.state, t.action, t.next_state) for t in reader.transitions()]
+    if not transitions:
+        raise TraceError("no transitions in the file", path=path)
+    return transitions, reader.schema
+
+
+def _first_difference(a: dict, b: dict, prefix: str = "schema") -> str:
+    for key in sorted(set(a) | set(b), key=str):
+        if a.get(key) != b.get(key):
+            if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+                return _first_difference(a[key], b[key], f"{prefix}.{key}")
+            return f"{prefix}.{key}"
+    return prefix
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    if args.laws:
+        if len(args.paths) != 1 or not args.output:
+            raise UsageError("with --laws give one TRACE and -o MODEL_DIR")
+        trace, folder = args.paths[0], args.output
+        transitions, schema = _transitions(trace, None)
+        try:
+            text = pathlib.Path(args.laws).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"cannot read {args.laws}: {error}") from None
+        model = WorldModel(text, schema, filename=args.laws)
+    else:
+        if len(args.paths) != 2 or args.output:
+            raise UsageError("give MODEL_DIR TRACE (or --laws FILE.law TRACE -o MODEL_DIR)")
+        folder, trace = args.paths
+        model, manifest = load_model(folder)
+        transitions, schema = _transitions(trace, model.schema)
+    if not 0 <= args.heldout < 1:
+        raise UsageError("--heldout must be in [0, 1)")
+    train, test = split(transitions, args.heldout, args.seed)
+    config = FitConfig(steps=args.steps, learning_rate=args.lr, seed=args.seed,
+                       device=args.device, posterior=args.posterior)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task("fitting", total=config.steps)
+        result = fit(model, train, config,
+                     progress=lambda step: progress.update(task, completed=step))
+    fitted = WorldModel(model.text, schema, result.params)
+    fit_info = {"transitions": len(train), "heldout_transitions": len(test),
+                "train_nll": result.train_nll, "seconds": round(result.seconds, 2),
+                "steps": result.steps, "device": args.device, "posterior": args.posterior}
+    dropped: list[str] = []
+    if test:
+        tables = build_tables(fitted, test, config.chunk)
+        fit_info["heldout_nll"] = heldout_nll(fitted, tables)
+        if args.prune:
+            dropped, report = prune(fitted, tables)
+            fit_info["pruned"] = dropped
+            fit_info["heldout_nll"] = report["heldout_nll_after"]
+            if dropped:
+                fitted = WorldModel(_without(fitted.text, dropped), schema, result.params)
+    manifest = {"world": open_trace(trace).header["world"],
+                "data": {"trace": str(trace), "sha256": file_sha256(trace),
+                         "transitions": len(transitions)},
+                "fit": fit_info}
+    save_model(folder, fitted, manifest)
+    print(f"fitted {folder} on {trace}")
+    print(f"  transitions   {len(train)} train, {len(test)} held out")
+    print(f"  NLL/transition train {result.train_nll:.4f}"
+          + (f", held out {fit_info['heldout_nll']:.4f}" if "heldout_nll" in fit_info else ""))
+    print(f"  time          {result.seconds:.1f} s ({result.steps} steps, {args.device})")
+    if dropped:
+        print(f"  pruned        {', '.join(dropped)}")
+    _print_parameters(fitted)
+    return 0
+
+
+def _without(text: str, names: list[str]) -> str:
+    """The laws text without the named laws (canonical layout)."""
+    program = parse(text)
+    kept = [law for law in program.laws if law.name not in names]
+    return "\n\n".join(format_law(law) for law in kept) + "\n"
+
+
+def _print_parameters(model: WorldModel) -> None:
+    uncertainty = model.params.get("uncertainty", {})
+    if model.params["parameters"]:
+        print("  parameters")
+        for name, value in sorted(model.params["parameters"].items()):
+            print(f"    {name:<24} {_value(value, uncertainty.get(name))}")
+
+
+def _value(value, spread: dict | None) -> str:
+    if isinstance(value, list):
+        sds = spread["sd"] if spread else [None] * len(value)
+        return "[" + ", ".join(_one(v, s) for v, s in zip(value, sds)) + "]"
+    return _one(value, spread["sd"] if spread else None)
+
+
+def _one(value: float, sd: float | None) -> str:
+    return f"{value:.3f}" + (f" ± {sd:.3f}" if sd is not None else "")
+
+
+def run_score(args: argparse.Namespace) -> int:
+    model, _ = load_model(args.model)
+    transitions, _ = _transitions(args.trace, model.schema)
+    tables = build_tables(model, transitions, FitConfig().chunk)
+    n = len(transitions)
+    totals: dict[str, float] = {}
+    for table in tables:
+        for name, value in model.class_log_probs(table).items():
+            totals[name] = totals.get(name, 0.0) + value
+    overall = -sum(totals.values()) / n
+    print(f"{args.model} on {args.trace}: {n} transitions")
+    print(f"  NLL per transition  {overall:.4f}")
+    print()
+    groups: dict[str, float] = {}
+    for name, value in totals.items():
+        group = name.split(".")[0] if not name.startswith("player.") else ".".join(
+            name.split(".")[:2])
+        groups[group] = groups.get(group, 0.0) - value / n
+    width = max(len(g) for g in groups)
+    print(f"  {'observable group':<{width}}  {'NLL/transition':>14}")
+    for group, value in sorted(groups.items(), key=lambda kv: -kv[1]):
+        print(f"  {group:<{width}}  {value:>14.4f}")
+    if not math.isfinite(overall):
+        return 1
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    model, manifest = load_model(args.model)
+    program = parse(model.text)
+    params = model.params
+    uncertainty = params.get("uncertainty", {})
+    fit_info = manifest.get("fit", {})
+    print(f"# {args.model}: {len(program.laws)} laws"
+          + (f", fitted on {manifest['data']['transitions']} transitions of {manifest['data']['trace']}"
+             if "data" in manifest else "")
+          + (f", held-out NLL {fit_info['heldout_nll']:.4f}/transition"
+             if "heldout_nll" in fit_info else ""))
+    for law in program.laws:
+        print()
+        notes = [f"weight {params['weights'][law.name]:.2f}"]
+        for name in _parameters_of(law):
+            notes.append(f"{name} = {_value(params['parameters'][name], uncertainty.get(name))}")
+        print("# fitted: " + "; ".join(notes))
+        print(format_law(_with_fitted_init(law, params["parameters"])))
+    return 0
+
+
+def _parameters_of(law) -> list[str]:
+    names = []
+    for effect in law.effects:
+        chance = getattr(effect, "chance", None)
+        if chance is not None and chance.param:
+            names.append(chance.param)
+        value = getattr(effect, "value", None)
+        if hasattr(value, "outcomes"):
+            names.append(value.param)
+    return names
+
+
+def _with_fitted_init(law, values: dict):
+    """The law with each parameter's `init` set to its fitted value (valid DSL that warm-starts)."""
+    effects = []
+    for effect in law.effects:
+        chance = getattr(effect, "chance", None)
+        if chance is not None and chance.param:
+            effect = dataclasses.replace(effect, chance=dataclasses.replace(
+                chance, init=round(values[chance.param], 4)))
+        value = getattr(effect, "value", None)
+        if hasattr(value, "outcomes"):
+            effect = dataclasses.replace(effect, value=dataclasses.replace(
+                value, init=tuple(round(v, 4) for v in values[value.param])))
+        effects.append(effect)
+    return dataclasses.replace(law, effects=tuple(effects))
