@@ -55,7 +55,7 @@ def simplify_condition(condition: ast.Expr | None) -> sympy.Basic:
     """The condition as a simplified sympy boolean over its atoms (True when absent)."""
     if condition is None:
         return sympy.true
-    expr, _ = _boolean(condition, {})
+    expr = _boolean(condition)
     if len(expr.free_symbols) > MAX_LOGIC_ATOMS:
         return expr  # And/Or arguments are still flattened, deduplicated and sorted by sympy
     return sympy.simplify_logic(expr, force=True)
@@ -118,20 +118,18 @@ def _condition_key(condition: ast.Expr | None) -> str:
     return sympy.srepr(simplify_condition(condition))
 
 
-def _boolean(expr: ast.Expr, atoms: dict) -> tuple[sympy.Basic, dict]:
+def _boolean(expr: ast.Expr) -> sympy.Basic:
     """A sympy boolean for `expr`; non-boolean-operator parts become named atoms."""
     if isinstance(expr, ast.Bool):
-        return (sympy.true if expr.value else sympy.false), atoms
+        return sympy.true if expr.value else sympy.false
     if isinstance(expr, ast.Unary) and expr.op == "not":
-        inner, _ = _boolean(expr.operand, atoms)
-        return sympy.Not(inner), atoms
+        return sympy.Not(_boolean(expr.operand))
     if isinstance(expr, ast.Binary) and expr.op in ast.LOGIC:
-        left, _ = _boolean(expr.left, atoms)
-        right, _ = _boolean(expr.right, atoms)
-        return (sympy.And if expr.op == "and" else sympy.Or)(left, right), atoms
+        return (sympy.And if expr.op == "and" else sympy.Or)(_boolean(expr.left),
+                                                              _boolean(expr.right))
     if isinstance(expr, ast.Binary) and expr.op in ast.COMPARISONS:
-        return _comparison(expr), atoms
-    return sympy.Symbol(_atom_text(expr)), atoms
+        return _comparison(expr)
+    return sympy.Symbol(_atom_text(expr))
 
 
 def _atom_text(expr: ast.Expr) -> str:
