@@ -274,8 +274,8 @@ class _Build(Transformer):
         return ast.Name(str(children[0]), _token_span(children[0]))
 
     def attr(self, meta, children):
-        base, name = children
-        return ast.Attr(base, str(name), _span(meta))
+        base, name = children  # located at the attribute's name, where a misspelling would be
+        return ast.Attr(base, str(name), _token_span(name))
 
     def number(self, meta, children):
         return ast.Number(self._number(children[0]), _token_span(children[0]))

@@ -70,7 +70,7 @@ def test_problems_are_reported_with_a_hint(text, message, crafter):
 
 def test_errors_carry_the_line_and_a_caret(crafter):
     error = check(parse("law a\n  when action == do\n  then player.inventory.wod += 1"), crafter)[0]
-    assert (error.line, error.column) == (3, 8)
+    assert (error.line, error.column) == (3, 25)
     assert error.source_line.strip() == "then player.inventory.wod += 1"
     assert str(error).rstrip().endswith("^")
 

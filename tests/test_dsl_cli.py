@@ -30,7 +30,7 @@ def test_check_reports_each_problem(toy_trace, tmp_path, capsys):
     laws.write_text("law a then player.inventory.bery += 1\nlaw b for each cow c then c.x = 1\n")
     assert main(["check", str(laws), "--schema", toy_trace]) == 2
     err = capsys.readouterr().err
-    assert f"{laws}:1:12" in err and "did you mean 'berry'" in err
+    assert f"{laws}:1:29" in err and "did you mean 'berry'" in err
     assert "unknown kind 'cow'" in err and "2 problem(s)" in err
 
 
