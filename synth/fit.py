@@ -10,8 +10,9 @@ only probabilities, weights and change rates move). `model(tables)` states prior
     change    q_c ~ Beta(1, 100)        (unexplained change rate per observable class)
     log-likelihood: sum over transitions, mini-batched by chunk with the right scale
 
-MAP uses an AutoDelta guide; `posterior=True` uses AutoNormal (a Gaussian in the unconstrained
-space) and reports the mean, standard deviation and a 90% interval of each probability.
+MAP uses an AutoDelta guide; `posterior=True` uses AutoLaplaceApproximation: the same MAP fit, then a
+Gaussian in the unconstrained space from the Hessian there, from which 500 draws give each
+probability's standard deviation and 90% interval.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pyro
 import pyro.distributions as dist
 import torch
 from pyro.infer import SVI, Trace_ELBO
-from pyro.infer.autoguide import AutoDelta, AutoNormal
+from pyro.infer.autoguide import AutoDelta, AutoLaplaceApproximation
 from pyro.infer.autoguide.initialization import init_to_value
 
 from laws import combine
@@ -44,6 +45,9 @@ class FitConfig:
     posterior: bool = False
     chunk: int = 20_000            # transitions per table chunk (one SVI step uses one chunk)
     change_prior: tuple[float, float] = (1.0, 100.0)
+    # CPU threads for torch. The tensors here are many small ops; on a 2-core machine OpenMP's
+    # hand-offs made 2 threads slower than 1 at every size measured (see experiments/bench_fit.py).
+    threads: int = 1
 
 
 @dataclasses.dataclass
@@ -140,11 +144,13 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
     if tables is None:
         tables = build_tables(model, transitions, config.chunk)
     tables = [t.to(config.device) for t in tables]
+    if config.device == "cpu":
+        torch.set_num_threads(config.threads)
     problem = _Problem(model, tables, config)
     pyro.clear_param_store()
     pyro.set_rng_seed(config.seed)
     init = init_to_value(values=problem.initial_values())
-    guide = (AutoNormal(problem, init_loc_fn=init, init_scale=0.05) if config.posterior
+    guide = (AutoLaplaceApproximation(problem, init_loc_fn=init) if config.posterior
              else AutoDelta(problem, init_loc_fn=init))
     svi = SVI(problem, guide, pyro.optim.Adam({"lr": config.learning_rate}), Trace_ELBO())
     losses = []
@@ -165,11 +171,14 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
 
 
 def _read_params(model: WorldModel, problem: _Problem, guide, config: FitConfig) -> dict:
-    with torch.no_grad():
-        if config.posterior:
-            draws = [guide() for _ in range(200)]
-            point = {k: torch.stack([d[k] for d in draws]).mean(0) for k in draws[0]}
-        else:
+    draws = None
+    if config.posterior:
+        gaussian = guide.laplace_approximation()
+        with torch.no_grad():
+            point = gaussian.median()
+            draws = [gaussian() for _ in range(500)]
+    else:
+        with torch.no_grad():
             point = guide()
     params = {
         "weights": dict(zip(model.law_names, point["weights"].tolist())),

@@ -1,0 +1,131 @@
+"""The world model: product-of-experts normalisation, log_prob vs batch, sampling, model folders."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from envs.state import find_player
+from envs.toy_world import ToyWorld
+from laws.errors import ModelError
+from laws.folder import load_model, save_model
+from laws.model import WorldModel
+from toy_laws import BERRY, facing_bush
+
+# Two laws that disagree about the facing after move_left: a product of experts decides.
+FACING = """
+law turn_left
+  when action == move_left
+  then player.facing = left
+
+law turn_maybe
+  when action == move_left
+  then player.facing = choose turn { l: left, r: right, u: up } init (0.5, 0.3, 0.2)
+"""
+
+
+def test_product_of_experts_is_normalised_over_the_domain():
+    world = ToyWorld()
+    model = WorldModel(FACING, world.schema, {"weights": {"turn_left": 0.7, "turn_maybe": 1.6}})
+    state = world.reset(3)
+    total, per_value = 0.0, {}
+    for facing in [[-1, 0], [1, 0], [0, -1], [0, 1], [0, 0]]:
+        after = world.transition(state, "move_left")
+        find_player(after)["facing"] = facing
+        terms = {t.observable: t for t in model.log_prob(state, "move_left", after).predicted}
+        term = terms["player.facing"]
+        assert set(term.laws) == {"turn_left", "turn_maybe"}
+        per_value[tuple(facing)] = math.exp(term.log_prob)
+        total += per_value[tuple(facing)]
+    assert total == pytest.approx(1.0, abs=1e-9)
+    assert max(per_value, key=per_value.get) == (-1, 0)
+
+
+def test_batch_and_single_log_probs_agree():
+    world = ToyWorld()
+    model = WorldModel(BERRY + FACING, world.schema)
+    state = world.reset(1)
+    random = np.random.default_rng(0)
+    transitions = []
+    for _ in range(40):
+        action = world.actions[int(random.integers(len(world.actions)))]
+        after = world.transition(state, action)
+        transitions.append((state, action, after))
+        state = after
+    batch = model.log_prob_batch(transitions)
+    single = [model.log_prob(*t).total for t in transitions]
+    assert torch.allclose(batch, torch.tensor(single, dtype=torch.float64), atol=1e-9)
+
+
+def test_law_mask_turns_a_prediction_into_an_unexplained_one():
+    from laws import combine
+    world = ToyWorld()
+    model = WorldModel(BERRY, world.schema)
+    state = facing_bush(world)
+    table = model.table([(state, "do", world.transition(state, "do"))])
+    args = (table, model.probability_tensor(), model.weight_tensor(),
+            model.change_tensor(table.classes))
+    without = combine.transition_log_probs(*args, law_mask=torch.tensor([False]))
+    bare = WorldModel("", world.schema)
+    expected = bare.log_prob(state, "do", world.transition(state, "do")).total
+    assert float(without) == pytest.approx(expected, abs=1e-9)
+
+
+def test_sample_follows_the_fitted_probability_and_seed():
+    world = ToyWorld()
+    model = WorldModel(BERRY, world.schema, {"parameters": {"berry_chance": 0.3}})
+    state = facing_bush(world)
+    berries = [find_player(model.sample(state, "do", seed=s, unexplained=False))["inventory"]["berry"]
+               for s in range(2000)]
+    assert abs(np.mean(berries) - 0.3) < 0.04
+    assert model.sample(state, "do", seed=5) == model.sample(state, "do", seed=5)
+    sampled = model.sample(state, "do", seed=1, unexplained=False)
+    assert sampled["step"] == state["step"] + 1 and sampled["grid"] == state["grid"]
+
+
+def test_model_folder_round_trip(tmp_path):
+    world = ToyWorld()
+    model = WorldModel(BERRY, world.schema, {"parameters": {"berry_chance": 0.25},
+                                             "change": {"grid": 0.001}})
+    save_model(tmp_path / "m", model, {"fit": {"train_nll": 1.5}})
+    loaded, manifest = load_model(tmp_path / "m")
+    assert loaded.params == model.params and loaded.text.strip() == model.text.strip()
+    assert manifest["fit"]["train_nll"] == 1.5 and manifest["schema"] == world.schema
+
+
+def test_broken_model_folders_give_model_errors(tmp_path):
+    world = ToyWorld()
+    save_model(tmp_path / "m", WorldModel(BERRY, world.schema), {})
+    params = tmp_path / "m" / "params.json"
+    good = params.read_text()
+    params.write_text("{not json")
+    with pytest.raises(ModelError, match="corrupt JSON") as caught:
+        load_model(tmp_path / "m")
+    assert caught.value.path.endswith("params.json")
+    values = json.loads(good)
+    values["parameters"]["berry_chance"] = 1.7
+    params.write_text(json.dumps(values))
+    with pytest.raises(ModelError) as caught:
+        load_model(tmp_path / "m")
+    assert caught.value.field == "parameters.berry_chance"
+    (tmp_path / "m" / "manifest.json").unlink()
+    with pytest.raises(ModelError, match="missing file"):
+        load_model(tmp_path / "m")
+
+
+def test_failed_save_leaves_the_old_folder(tmp_path):
+    world = ToyWorld()
+    model = WorldModel(BERRY, world.schema)
+    save_model(tmp_path / "m", model, {"fit": {"train_nll": 1.0}})
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+    broken = copy.copy(model)
+    broken.params = {**model.params, "noise_floor": float("nan")}
+    with pytest.raises(ModelError, match="non-finite"):
+        save_model(tmp_path / "m", broken, {})
+    after = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+    assert after == before
