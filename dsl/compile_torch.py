@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from dsl import ast, ir
@@ -57,13 +58,13 @@ class Batch:
 def encode_batch(states: Sequence[dict], actions: Sequence[str], schema: dict,
                  device: str | torch.device = "cpu") -> Batch:
     """Tensors for N plain states and the actions taken in them."""
-    codes = {code: i for i, code in enumerate(schema["materials"].values())}
-    lookup = torch.full((128,), -1, dtype=torch.int64)
-    for code, index in codes.items():
+    lookup = np.full(256, -1, dtype=np.int64)
+    for index, code in enumerate(schema["materials"].values()):
         lookup[ord(code)] = index
-    rows = [[ord(c) for c in "".join(s["grid"])] for s in states]
     height, width = schema["grid"]["height"], schema["grid"]["width"]
-    grid = lookup[torch.tensor(rows, dtype=torch.int64)].reshape(len(states), height, width)
+    text = "".join("".join(s["grid"]) for s in states).encode("latin-1")
+    grid = torch.from_numpy(lookup[np.frombuffer(text, dtype=np.uint8)].reshape(
+        len(states), height, width))
     action = torch.tensor([schema["actions"].index(a) for a in actions], dtype=torch.int64)
     global_values = {}
     for name, spec in schema.get("globals", {}).items():
@@ -72,37 +73,36 @@ def encode_batch(states: Sequence[dict], actions: Sequence[str], schema: dict,
                                                dtype=_DTYPES[spec["type"]])
     tables = {kind: _table(states, kind, attrs, schema)
               for kind, attrs in schema["kinds"].items()}
-    batch = Batch(grid, action, global_values, tables)
-    return _to(batch, device)
+    return _to(Batch(grid, action, global_values, tables), device)
 
 
 def _table(states: Sequence[dict], kind: str, attrs: dict, schema: dict) -> Table:
     per_state = [[o for o in s["objects"] if o["kind"] == kind] for s in states]
-    n, m = len(states), max((len(objs) for objs in per_state), default=0)
-    ids = torch.full((n, m), -1, dtype=torch.int64)
-    mask = torch.zeros((n, m), dtype=torch.bool)
-    columns: dict[tuple[str, str | None], list] = {}
-    shapes: dict[tuple[str, str | None], tuple[torch.dtype, tuple]] = {}
+    m = max((len(objs) for objs in per_state), default=0)
+    columns: dict[tuple[str, str | None], tuple[torch.dtype, object]] = {}
     for attr, spec in attrs.items():
         kind_type = spec["type"]
         if kind_type in _DTYPES:
-            shapes[(attr, None)] = (_DTYPES[kind_type], (n, m))
+            columns[(attr, None)] = (_DTYPES[kind_type], 0)
         elif kind_type in ("pos", "dir"):
-            shapes[(attr, None)] = (torch.int64, (n, m, 2))
+            columns[(attr, None)] = (torch.int64, (0, 0))
         elif kind_type == "counts":
             keys = schema["items"] if spec["keys"] == "items" else spec["keys"]
             for key in keys:
-                shapes[(attr, key)] = (torch.int64, (n, m))
-    for key, (dtype, shape) in shapes.items():
-        columns[key] = torch.zeros(shape, dtype=dtype)
-    for i, objs in enumerate(per_state):
-        for j, obj in enumerate(objs):
-            ids[i, j] = obj["id"]
-            mask[i, j] = True
-            for (attr, key), column in columns.items():
-                value = obj[attr] if key is None else obj[attr][key]
-                column[i, j] = torch.tensor(value, dtype=column.dtype)
-    return Table(ids, mask, columns)
+                columns[(attr, key)] = (torch.int64, 0)
+
+    def padded(read, fill) -> list:
+        return [[read(o) for o in objs] + [fill] * (m - len(objs)) for objs in per_state]
+
+    ids = torch.tensor(padded(lambda o: o["id"], -1), dtype=torch.int64).reshape(len(states), m)
+    mask = ids >= 0
+    fields = {}
+    for (attr, key), (dtype, fill) in columns.items():
+        read = (lambda o, a=attr: o[a]) if key is None else (lambda o, a=attr, k=key: o[a][k])
+        tensor = torch.tensor(padded(read, fill), dtype=dtype)
+        shape = (len(states), m, 2) if isinstance(fill, tuple) else (len(states), m)
+        fields[(attr, key)] = tensor.reshape(shape)
+    return Table(ids, mask, fields)
 
 
 def _to(batch: Batch, device) -> Batch:
