@@ -19,6 +19,7 @@ Expressions are evaluated with one tensor axis per bound object: a law about eac
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -230,30 +231,32 @@ class _Evaluator:
         raise ValueError(f"unknown operation {op}")
 
     def material(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.lookup(self.batch.grid, x, y)
+
+    def lookup(self, grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """`grid` [N, H, W] at cells (x, y) (broadcast, with object axes); -1 outside the grid."""
         x, y = torch.broadcast_tensors(x, y)
-        _, height, width = self.batch.grid.shape
+        _, height, width = grid.shape
         inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
         rows = torch.arange(self.n, device=self.device).reshape([self.n] + [1] * (x.dim() - 1))
         flat = (rows * height + y.clamp(0, height - 1)) * width + x.clamp(0, width - 1)
-        found = self.batch.grid.reshape(-1)[flat.reshape(-1)].reshape(flat.shape)
-        return torch.where(inside, found, torch.full_like(found, ir.NONE_ID))
+        return grid.reshape(-1)[flat].masked_fill_(~inside, ir.NONE_ID)
 
     def kind_at(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        x, y = torch.broadcast_tensors(x, y)
-        result = torch.full(x.shape, ir.NONE_ID, dtype=torch.int64, device=self.device)
-        for index, kind in enumerate(self.kinds):
-            table = self.batch.tables[kind]
-            if table.ids.shape[1] == 0:
-                continue
+        return self.lookup(self.occupancy, x, y)
+
+    @functools.cached_property
+    def occupancy(self) -> torch.Tensor:
+        """[N, H, W]: the kind index of the object on each cell (the first kind in schema order
+        when several share one), or -1."""
+        grid = torch.full_like(self.batch.grid, ir.NONE_ID)
+        for index in reversed(range(len(self.kinds))):
+            table = self.batch.tables[self.kinds[index]]
+            rows = torch.arange(self.n, device=self.device).unsqueeze(1).expand_as(table.ids)
             pos = table.fields[("pos", None)]
-            extra = [1] * (x.dim() - 1)
-            px = pos[..., 0].reshape([self.n, *extra, -1])
-            py = pos[..., 1].reshape([self.n, *extra, -1])
-            mask = table.mask.reshape([self.n, *extra, -1])
-            hit = ((px == x.unsqueeze(-1)) & (py == y.unsqueeze(-1)) & mask).any(-1)
-            result = torch.where((result == ir.NONE_ID) & hit, torch.full_like(result, index),
-                                 result)
-        return result
+            mask = table.mask
+            grid[rows[mask], pos[..., 1][mask], pos[..., 0][mask]] = index
+        return grid
 
     def free(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         material = self.material(x, y)
