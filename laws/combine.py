@@ -93,7 +93,7 @@ def group_log_probs(table: Table, scored: Scores, change: torch.Tensor,
 
 def unexplained_log_probs(table: Table, change: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(per unexplained change [U], per unexplained unchanged count [V]) log-probabilities."""
-    changed = torch.log(change[table.changed_class]) - table.changed_log_others
+    changed = table.changed_count * torch.log(change[table.changed_class]) - table.changed_log_others
     stayed = table.stay_count * torch.log1p(-change[table.stay_class])
     return changed, stayed
 
@@ -110,3 +110,10 @@ def transition_log_probs(table: Table, probabilities: torch.Tensor, weights: tor
     total.index_add_(0, table.changed_transition, changed)
     total.index_add_(0, table.stay_transition, stayed)
     return total
+
+
+def total_log_prob(table: Table, probabilities: torch.Tensor, weights: torch.Tensor,
+                   change: torch.Tensor, eps: float = NOISE_FLOOR) -> torch.Tensor:
+    """log P of all the table's transitions together (exact for compacted tables too). []"""
+    return (transition_log_probs(table, probabilities, weights, change, eps).sum()
+            + table.constant)

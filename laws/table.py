@@ -52,6 +52,7 @@ class Table:
     changed_transition: torch.Tensor  # [U] unexplained changes
     changed_class: torch.Tensor      # [U]
     changed_log_others: torch.Tensor  # [U] log(number of values other than the old one)
+    changed_count: torch.Tensor      # [U] how many changes an entry stands for (1; more if compacted)
     stay_transition: torch.Tensor    # [V] unexplained, unchanged: counts per (transition, class)
     stay_class: torch.Tensor         # [V]
     stay_count: torch.Tensor         # [V]
@@ -60,6 +61,7 @@ class Table:
     changed_names: list[str]         # observable name per unexplained change
     expert_firing: list[tuple[str, int | None]]  # (law, object id) per expert
     slot_values: list                # the value of each slot
+    constant: float = 0.0            # log-probability of parts compacted away (see `compact`)
 
     def to(self, device) -> "Table":
         return dataclasses.replace(self, **{f.name: getattr(self, f.name).to(device)
@@ -239,6 +241,7 @@ class TableBuilder:
             entry_prob=torch.tensor(entry_prob, dtype=torch.int64), constants=constants,
             changed_transition=long("changed_transition"), changed_class=long("changed_class"),
             changed_log_others=real("changed_log_others"),
+            changed_count=torch.ones(len(L["changed_class"]), dtype=torch.float64),
             stay_transition=long("stay_transition"), stay_class=long("stay_class"),
             stay_count=real("stay_count"), classes=list(self.class_index),
             group_names=self.group_names, changed_names=self.changed_names,
@@ -267,3 +270,77 @@ def _kind_classes(schema: dict) -> dict[str, list[str]]:
             names.append(f"{kind}.exists")
         result[kind] = names
     return result
+
+
+def compact(table: Table, eps: float) -> Table:
+    """A smaller table with the same total log-likelihood for every parameter value (for fitting).
+
+    Groups with one expert whose probabilities are all constants do not depend on any parameter:
+    their log-probability moves into `constant`. Unexplained changes and unchanged counts are summed
+    per class. Per-transition results of the compacted table are meaningless; its total is exact.
+    """
+    n_groups = len(table.group_domain)
+    experts = torch.zeros(n_groups, dtype=torch.int64).index_add_(
+        0, table.expert_group, torch.ones_like(table.expert_group))
+    pair_group = table.expert_group[table.pair_expert]
+    entry_group = pair_group[table.entry_pair]
+    uses_param = torch.zeros(n_groups, dtype=torch.bool)
+    uses_param[entry_group[table.entry_prob >= len(table.constants)]] = True
+    fixed = (experts == 1) & ~uses_param
+    # A lone expert with constant probabilities: log((1 - eps) p(observed) + eps / D).
+    observed = table.group_observed
+    slot_hit = torch.zeros(len(table.slot_group), dtype=torch.float64).index_add_(
+        0, table.pair_slot, torch.zeros(len(table.pair_expert), dtype=torch.float64).index_add_(
+            0, table.entry_pair, table.constants[table.entry_prob.clamp(max=len(table.constants) - 1)]))
+    p_observed = torch.where(observed >= 0, slot_hit[observed.clamp(min=0)],
+                             torch.zeros(n_groups, dtype=torch.float64))
+    fixed_log = torch.log((1 - eps) * p_observed + eps / table.group_domain)
+    constant = table.constant + float(fixed_log[fixed].sum())
+
+    keep = ~fixed
+    group_map = torch.full((n_groups,), -1, dtype=torch.int64)
+    group_map[keep] = torch.arange(int(keep.sum()))
+    keep_slot = keep[table.slot_group]
+    slot_map = torch.full((len(table.slot_group),), -1, dtype=torch.int64)
+    slot_map[keep_slot] = torch.arange(int(keep_slot.sum()))
+    keep_expert = keep[table.expert_group]
+    expert_map = torch.full((len(table.expert_group),), -1, dtype=torch.int64)
+    expert_map[keep_expert] = torch.arange(int(keep_expert.sum()))
+    keep_pair = keep[pair_group]
+    pair_map = torch.full((len(table.pair_expert),), -1, dtype=torch.int64)
+    pair_map[keep_pair] = torch.arange(int(keep_pair.sum()))
+    keep_entry = keep_pair[table.entry_pair]
+    new_observed = torch.where(observed >= 0, slot_map[observed.clamp(min=0)], observed)[keep]
+
+    classes = len(table.classes)
+    changed_count = torch.zeros(classes, dtype=torch.float64).index_add_(
+        0, table.changed_class, table.changed_count)
+    changed_others = torch.zeros(classes, dtype=torch.float64).index_add_(
+        0, table.changed_class, table.changed_log_others)
+    stay = torch.zeros(classes, dtype=torch.float64).index_add_(0, table.stay_class,
+                                                                table.stay_count)
+    every_class = torch.arange(classes)
+    zeros = torch.zeros(classes, dtype=torch.int64)
+    kept_groups = keep.nonzero().flatten().tolist()
+    kept_slots = keep_slot.nonzero().flatten().tolist()
+    kept_experts = keep_expert.nonzero().flatten().tolist()
+    return Table(
+        transitions=table.transitions,
+        group_transition=table.group_transition[keep], group_class=table.group_class[keep],
+        group_domain=table.group_domain[keep], group_slot_count=table.group_slot_count[keep],
+        group_observed=new_observed, group_unchanged=table.group_unchanged[keep],
+        group_log_others=table.group_log_others[keep],
+        slot_group=group_map[table.slot_group[keep_slot]],
+        expert_group=group_map[table.expert_group[keep_expert]],
+        expert_law=table.expert_law[keep_expert],
+        pair_expert=expert_map[table.pair_expert[keep_pair]],
+        pair_slot=slot_map[table.pair_slot[keep_pair]],
+        entry_pair=pair_map[table.entry_pair[keep_entry]],
+        entry_prob=table.entry_prob[keep_entry], constants=table.constants,
+        changed_transition=zeros, changed_class=every_class, changed_log_others=changed_others,
+        changed_count=changed_count,
+        stay_transition=zeros, stay_class=every_class, stay_count=stay,
+        classes=list(table.classes),
+        group_names=[table.group_names[i] for i in kept_groups],
+        changed_names=[], expert_firing=[table.expert_firing[i] for i in kept_experts],
+        slot_values=[table.slot_values[i] for i in kept_slots], constant=constant)

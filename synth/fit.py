@@ -31,7 +31,7 @@ from pyro.infer.autoguide.initialization import init_to_value
 
 from laws import combine
 from laws.model import DEFAULT_CHANGE, WorldModel
-from laws.table import Table, TableBuilder
+from laws.table import Table, TableBuilder, compact
 
 WEIGHT_PRIOR = (4.0, 3.0)
 
@@ -113,10 +113,10 @@ class _Problem:
         tables = self.tables if table_index is None else [self.tables[table_index]]
         scale = 1.0 if table_index is None else self.total / tables[0].transitions
         for i, table in enumerate(tables):
-            log_lik = combine.transition_log_probs(table, probabilities, weights, values["change"],
-                                                   self.model.params["noise_floor"])
+            log_lik = combine.total_log_prob(table, probabilities, weights, values["change"],
+                                             self.model.params["noise_floor"])
             with pyro.poutine.scale(scale=scale):
-                pyro.factor(f"data{i}", log_lik.sum())
+                pyro.factor(f"data{i}", log_lik)
 
     def initial_values(self) -> dict[str, torch.Tensor]:
         device = self.config.device
@@ -143,7 +143,9 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
     start = time.perf_counter()
     if tables is None:
         tables = build_tables(model, transitions, config.chunk)
-    tables = [t.to(config.device) for t in tables]
+    full_tables = tables
+    eps = model.params["noise_floor"]
+    tables = [compact(t, eps).to(config.device) for t in tables]
     if config.device == "cpu":
         torch.set_num_threads(config.threads)
     problem = _Problem(model, tables, config)
@@ -164,7 +166,7 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
     params = _read_params(model, problem, guide, config)
     fitted = WorldModel(model.text, model.schema, params)
     with torch.no_grad():
-        nll = -sum(float(fitted.log_prob_table(t.to("cpu")).sum()) for t in tables)
+        nll = -sum(float(fitted.log_prob_table(t).sum()) for t in full_tables)
     params["spawn"] = typical_spawns(transitions, model.schema) or model.params["spawn"]
     return FitResult(params, nll / max(problem.total, 1), time.perf_counter() - start,
                      config.steps, losses)
