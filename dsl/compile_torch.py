@@ -1,7 +1,7 @@
 """Back end 2: checked laws over a batch of N states at once, as torch tensors (fitting, fast simulation).
 
 A batch (`encode_batch`) holds, for N (state, action) pairs:
-- `grid`   [N, H, W] long: material index per cell (schema `materials` order);
+- `grid`   [N, H, W] int8: material index per cell (schema `materials` order);
 - `action` [N] long: action index (schema `actions` order);
 - `globals[name]` [N]: `step`, `daylight`...;
 - `tables[kind]`: the objects of each kind, padded to M (the most in any state): `ids` [N, M] (-1 in
@@ -55,55 +55,79 @@ class Batch:
     def size(self) -> int:
         return self.grid.shape[0]
 
+    def select(self, index: torch.Tensor, action: torch.Tensor | None = None) -> "Batch":
+        """The states at `index` (rows may repeat), with `action` [len(index)] if given."""
+        return Batch(self.grid[index], self.action[index] if action is None else action,
+                     {k: v[index] for k, v in self.globals.items()},
+                     {k: Table(t.ids[index], t.mask[index],
+                               {f: c[index] for f, c in t.fields.items()})
+                      for k, t in self.tables.items()})
 
-def encode_batch(states: Sequence[dict], actions: Sequence[str], schema: dict,
+
+def encode_batch(states: Sequence[dict], actions: Sequence[str] | None, schema: dict,
                  device: str | torch.device = "cpu") -> Batch:
-    """Tensors for N plain states and the actions taken in them."""
-    lookup = np.full(256, -1, dtype=np.int64)
+    """Tensors for N plain states and the actions taken in them (None: no actions, all 0)."""
+    # int8 material indices: a 64x64 grid is 4 KB a state, so 100k states fit in memory.
+    lookup = np.full(256, -1, dtype=np.int8)
     for index, code in enumerate(schema["materials"].values()):
         lookup[ord(code)] = index
     height, width = schema["grid"]["height"], schema["grid"]["width"]
     text = "".join("".join(s["grid"]) for s in states).encode("latin-1")
     grid = torch.from_numpy(lookup[np.frombuffer(text, dtype=np.uint8)].reshape(
         len(states), height, width))
-    action = torch.tensor([schema["actions"].index(a) for a in actions], dtype=torch.int64)
+    action = (torch.zeros(len(states), dtype=torch.int64) if actions is None else
+              torch.tensor([schema["actions"].index(a) for a in actions], dtype=torch.int64))
     global_values = {}
     for name, spec in schema.get("globals", {}).items():
         if spec["type"] in _DTYPES:
             global_values[name] = torch.tensor([s[name] for s in states],
                                                dtype=_DTYPES[spec["type"]])
-    tables = {kind: _table(states, kind, attrs, schema)
-              for kind, attrs in schema["kinds"].items()}
+    by_kind: dict[str, list[list[dict]]] = {kind: [] for kind in schema["kinds"]}
+    for state in states:
+        buckets: dict[str, list[dict]] = {kind: [] for kind in by_kind}
+        for obj in state["objects"]:
+            buckets[obj["kind"]].append(obj)
+        for kind, objs in buckets.items():
+            by_kind[kind].append(objs)
+    tables = {kind: _table(by_kind[kind], attrs, schema) for kind, attrs in schema["kinds"].items()}
     return _to(Batch(grid, action, global_values, tables), device)
 
 
-def _table(states: Sequence[dict], kind: str, attrs: dict, schema: dict) -> Table:
-    per_state = [[o for o in s["objects"] if o["kind"] == kind] for s in states]
-    m = max((len(objs) for objs in per_state), default=0)
-    columns: dict[tuple[str, str | None], tuple[torch.dtype, object]] = {}
+def _table(per_state: list[list[dict]], attrs: dict, schema: dict) -> Table:
+    """The objects of one kind, `per_state[i]` being those of state i."""
+    n, m = len(per_state), max((len(objs) for objs in per_state), default=0)
+    # Columns are filled as flat Python lists and turned into tensors once (per-element tensor
+    # writes cost microseconds each, which dominated encoding).
+    flat_index = [i * m + j for i, objs in enumerate(per_state) for j in range(len(objs))]
+    flat_objects = [obj for objs in per_state for obj in objs]
+    index = torch.tensor(flat_index, dtype=torch.int64)
+    ids = torch.full((n * m,), -1, dtype=torch.int64)
+    ids[index] = torch.tensor([obj["id"] for obj in flat_objects], dtype=torch.int64)
+    mask = torch.zeros(n * m, dtype=torch.bool)
+    mask[index] = True
+    columns: dict[tuple[str, str | None], torch.Tensor] = {}
     for attr, spec in attrs.items():
         kind_type = spec["type"]
         if kind_type in _DTYPES:
-            columns[(attr, None)] = (_DTYPES[kind_type], 0)
+            columns[(attr, None)] = _column([obj[attr] for obj in flat_objects], index,
+                                            _DTYPES[kind_type], (n, m))
         elif kind_type in ("pos", "dir"):
-            columns[(attr, None)] = (torch.int64, (0, 0))
+            columns[(attr, None)] = _column([obj[attr] for obj in flat_objects], index,
+                                            torch.int64, (n, m, 2))
         elif kind_type == "counts":
             keys = schema["items"] if spec["keys"] == "items" else spec["keys"]
             for key in keys:
-                columns[(attr, key)] = (torch.int64, 0)
+                columns[(attr, key)] = _column([obj[attr][key] for obj in flat_objects], index,
+                                               torch.int64, (n, m))
+    return Table(ids.reshape(n, m), mask.reshape(n, m), columns)
 
-    def padded(read, fill) -> list:
-        return [[read(o) for o in objs] + [fill] * (m - len(objs)) for objs in per_state]
 
-    ids = torch.tensor(padded(lambda o: o["id"], -1), dtype=torch.int64).reshape(len(states), m)
-    mask = ids >= 0
-    fields = {}
-    for (attr, key), (dtype, fill) in columns.items():
-        read = (lambda o, a=attr: o[a]) if key is None else (lambda o, a=attr, k=key: o[a][k])
-        tensor = torch.tensor(padded(read, fill), dtype=dtype)
-        shape = (len(states), m, 2) if isinstance(fill, tuple) else (len(states), m)
-        fields[(attr, key)] = tensor.reshape(shape)
-    return Table(ids, mask, fields)
+def _column(values: list, index: torch.Tensor, dtype: torch.dtype, shape: tuple) -> torch.Tensor:
+    """A padded [N, M(, 2)] column from the values of the objects at flat positions `index`."""
+    column = torch.zeros((shape[0] * shape[1],) + shape[2:], dtype=dtype)
+    if values:
+        column[index] = torch.tensor(values, dtype=dtype)
+    return column.reshape(shape)
 
 
 def _to(batch: Batch, device) -> Batch:
@@ -240,7 +264,7 @@ class _Evaluator:
         inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
         rows = torch.arange(self.n, device=self.device).reshape([self.n] + [1] * (x.dim() - 1))
         flat = (rows * height + y.clamp(0, height - 1)) * width + x.clamp(0, width - 1)
-        return grid.reshape(-1)[flat].masked_fill_(~inside, ir.NONE_ID)
+        return grid.reshape(-1)[flat].to(torch.int64).masked_fill_(~inside, ir.NONE_ID)
 
     def kind_at(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.lookup(self.occupancy, x, y)

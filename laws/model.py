@@ -26,12 +26,14 @@ import torch
 
 from dsl.check import resolve
 from dsl.compile_py import compile_python
+from dsl.compile_torch import compile_torch
 from dsl.parse import parse
 from laws import combine
 from laws.errors import ModelError
 from laws.observables import StateView, domain_values, parse_observable
 from laws.params import ParamLayout
 from laws.table import Table, TableBuilder
+from laws.table_torch import ObservableCodes
 
 DEFAULT_CHANGE = 0.01
 
@@ -65,6 +67,8 @@ class WorldModel:
         self.law_names = [law.name for law in self.program.laws]
         self.layout = ParamLayout.of(self.program)
         self.compiled = compile_python(self.program, schema)
+        self.compiled_torch = compile_torch(self.program, schema)
+        self.codes = ObservableCodes(schema)
         self.params = self._complete(params or {})
 
     def _complete(self, params: dict) -> dict:

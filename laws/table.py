@@ -57,6 +57,7 @@ class Table:
     stay_class: torch.Tensor         # [V]
     stay_count: torch.Tensor         # [V]
     classes: list[str]
+    # Names and values for reading a table back (empty in tables built by laws.table_torch):
     group_names: list[str]           # observable name per group
     changed_names: list[str]         # observable name per unexplained change
     expert_firing: list[tuple[str, int | None]]  # (law, object id) per expert
@@ -280,47 +281,48 @@ def compact(table: Table, eps: float) -> Table:
     per class. Per-transition results of the compacted table are meaningless; its total is exact.
     """
     n_groups = len(table.group_domain)
-    experts = torch.zeros(n_groups, dtype=torch.int64).index_add_(
+    device = table.group_domain.device
+    experts = torch.zeros(n_groups, dtype=torch.int64, device=device).index_add_(
         0, table.expert_group, torch.ones_like(table.expert_group))
     pair_group = table.expert_group[table.pair_expert]
     entry_group = pair_group[table.entry_pair]
-    uses_param = torch.zeros(n_groups, dtype=torch.bool)
+    uses_param = torch.zeros(n_groups, dtype=torch.bool, device=device)
     uses_param[entry_group[table.entry_prob >= len(table.constants)]] = True
     fixed = (experts == 1) & ~uses_param
     # A lone expert with constant probabilities: log((1 - eps) p(observed) + eps / D).
     observed = table.group_observed
-    slot_hit = torch.zeros(len(table.slot_group), dtype=torch.float64).index_add_(
-        0, table.pair_slot, torch.zeros(len(table.pair_expert), dtype=torch.float64).index_add_(
+    slot_hit = torch.zeros(len(table.slot_group), dtype=torch.float64, device=device).index_add_(
+        0, table.pair_slot, torch.zeros(len(table.pair_expert), dtype=torch.float64, device=device).index_add_(
             0, table.entry_pair, table.constants[table.entry_prob.clamp(max=len(table.constants) - 1)]))
     p_observed = torch.where(observed >= 0, slot_hit[observed.clamp(min=0)],
-                             torch.zeros(n_groups, dtype=torch.float64))
+                             torch.zeros(n_groups, dtype=torch.float64, device=device))
     fixed_log = torch.log((1 - eps) * p_observed + eps / table.group_domain)
     constant = table.constant + float(fixed_log[fixed].sum())
 
     keep = ~fixed
-    group_map = torch.full((n_groups,), -1, dtype=torch.int64)
-    group_map[keep] = torch.arange(int(keep.sum()))
+    group_map = torch.full((n_groups,), -1, dtype=torch.int64, device=device)
+    group_map[keep] = torch.arange(int(keep.sum()), device=device)
     keep_slot = keep[table.slot_group]
-    slot_map = torch.full((len(table.slot_group),), -1, dtype=torch.int64)
-    slot_map[keep_slot] = torch.arange(int(keep_slot.sum()))
+    slot_map = torch.full((len(table.slot_group),), -1, dtype=torch.int64, device=device)
+    slot_map[keep_slot] = torch.arange(int(keep_slot.sum()), device=device)
     keep_expert = keep[table.expert_group]
-    expert_map = torch.full((len(table.expert_group),), -1, dtype=torch.int64)
-    expert_map[keep_expert] = torch.arange(int(keep_expert.sum()))
+    expert_map = torch.full((len(table.expert_group),), -1, dtype=torch.int64, device=device)
+    expert_map[keep_expert] = torch.arange(int(keep_expert.sum()), device=device)
     keep_pair = keep[pair_group]
-    pair_map = torch.full((len(table.pair_expert),), -1, dtype=torch.int64)
-    pair_map[keep_pair] = torch.arange(int(keep_pair.sum()))
+    pair_map = torch.full((len(table.pair_expert),), -1, dtype=torch.int64, device=device)
+    pair_map[keep_pair] = torch.arange(int(keep_pair.sum()), device=device)
     keep_entry = keep_pair[table.entry_pair]
     new_observed = torch.where(observed >= 0, slot_map[observed.clamp(min=0)], observed)[keep]
 
     classes = len(table.classes)
-    changed_count = torch.zeros(classes, dtype=torch.float64).index_add_(
+    changed_count = torch.zeros(classes, dtype=torch.float64, device=device).index_add_(
         0, table.changed_class, table.changed_count)
-    changed_others = torch.zeros(classes, dtype=torch.float64).index_add_(
+    changed_others = torch.zeros(classes, dtype=torch.float64, device=device).index_add_(
         0, table.changed_class, table.changed_log_others)
-    stay = torch.zeros(classes, dtype=torch.float64).index_add_(0, table.stay_class,
+    stay = torch.zeros(classes, dtype=torch.float64, device=device).index_add_(0, table.stay_class,
                                                                 table.stay_count)
-    every_class = torch.arange(classes)
-    zeros = torch.zeros(classes, dtype=torch.int64)
+    every_class = torch.arange(classes, device=device)
+    zeros = torch.zeros(classes, dtype=torch.int64, device=device)
     kept_groups = keep.nonzero().flatten().tolist()
     kept_slots = keep_slot.nonzero().flatten().tolist()
     kept_experts = keep_expert.nonzero().flatten().tolist()
@@ -341,6 +343,11 @@ def compact(table: Table, eps: float) -> Table:
         changed_count=changed_count,
         stay_transition=zeros, stay_class=every_class, stay_count=stay,
         classes=list(table.classes),
-        group_names=[table.group_names[i] for i in kept_groups],
-        changed_names=[], expert_firing=[table.expert_firing[i] for i in kept_experts],
-        slot_values=[table.slot_values[i] for i in kept_slots], constant=constant)
+        group_names=_pick(table.group_names, kept_groups), changed_names=[],
+        expert_firing=_pick(table.expert_firing, kept_experts),
+        slot_values=_pick(table.slot_values, kept_slots), constant=constant)
+
+
+def _pick(values: list, indices: list[int]) -> list:
+    """The listed entries (tables built with tensors carry no names: empty stays empty)."""
+    return [values[i] for i in indices] if values else []

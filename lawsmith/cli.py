@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     except INPUT_ERRORS as error:
         print(f"lawsmith {args.verb}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stdout = None
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 1

@@ -31,7 +31,8 @@ from pyro.infer.autoguide.initialization import init_to_value
 
 from laws import combine
 from laws.model import DEFAULT_CHANGE, WorldModel
-from laws.table import Table, TableBuilder, compact
+from laws.table import Table, compact
+from laws.table_torch import build_table
 
 WEIGHT_PRIOR = (4.0, 3.0)
 
@@ -43,7 +44,7 @@ class FitConfig:
     seed: int = 0
     device: str = "cpu"
     posterior: bool = False
-    chunk: int = 20_000            # transitions per table chunk (one SVI step uses one chunk)
+    chunk: int = 10_000            # transitions per table chunk (one SVI step uses one chunk)
     change_prior: tuple[float, float] = (1.0, 100.0)
     # CPU threads for torch. The tensors here are many small ops; on a 2-core machine OpenMP's
     # hand-offs made 2 threads slower than 1 at every size measured (see experiments/bench_fit.py).
@@ -60,22 +61,14 @@ class FitResult:
 
 
 def build_tables(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
-                 chunk: int) -> list[Table]:
-    """Prediction tables of the transitions, `chunk` at a time, sharing one class list."""
-    tables, builder = [], None
-    classes: list[str] = []
-    for i, (state, action, next_state) in enumerate(transitions):
-        if builder is None:
-            builder = TableBuilder(model.schema, model.law_names, model.layout, classes)
-        builder.add(state, next_state, model.compiled.predict(state, action))
-        if builder.n == chunk or i == len(transitions) - 1:
-            table = builder.build()
-            classes = table.classes
-            tables.append(table)
-            builder = None
-    # Later chunks may know classes earlier ones do not: give every table the full list.
-    for table in tables:
-        table.classes = list(classes)
+                 chunk: int, device: str = "cpu") -> list[Table]:
+    """Prediction tables of the transitions, `chunk` at a time, with the batched (torch) laws."""
+    tables = []
+    for start in range(0, len(transitions), chunk):
+        part = transitions[start:start + chunk]
+        tables.append(build_table(model.compiled_torch, model.layout, model.codes,
+                                  [t[0] for t in part], [t[1] for t in part], [t[2] for t in part],
+                                  device))
     return tables
 
 
@@ -142,7 +135,7 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
     config = config or FitConfig()
     start = time.perf_counter()
     if tables is None:
-        tables = build_tables(model, transitions, config.chunk)
+        tables = build_tables(model, transitions, config.chunk, config.device)
     full_tables = tables
     eps = model.params["noise_floor"]
     tables = [compact(t, eps).to(config.device) for t in tables]

@@ -1,0 +1,401 @@
+"""The prediction table built with tensors: the laws run on a batch of states at once
+(`dsl.compile_torch`) and their outputs become a `laws.table.Table` without a Python loop over
+transitions. It gives the same table as `laws.table.TableBuilder` (up to the order of groups, slots
+and classes), which tests/test_table_torch.py checks; this one is what fitting uses on large traces.
+
+Observables are coded as integers: `(slot << ID_BITS) | object_id` for an object's field or
+existence, `(CELL << ID_BITS) | (y * W + x)` for a grid cell, `(SPAWN + kind) << ID_BITS | cell` for a
+spawn, and a group's key is `(transition << CODE_BITS) | code`. Values are coded as int64: integers,
+booleans and materials as themselves, floats by their bits, pairs as `(a + 2**15) << 16 | (b + 2**15)`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+from dsl import ir
+from dsl.compile_torch import Batch, TorchLaws, encode_batch
+from laws.observables import Observable, domain_size
+from laws.params import ParamLayout
+from laws.table import Table
+
+ID_BITS = 24
+CODE_BITS = 36
+
+
+class ObservableCodes:
+    """The observable slots of a schema: every (kind, attr, key) field, existence per kind, the grid
+    and spawns per kind, with their class names and domain sizes."""
+
+    def __init__(self, schema: dict):
+        self.schema = schema
+        self.kinds = list(schema["kinds"])
+        self.width, self.height = schema["grid"]["width"], schema["grid"]["height"]
+        self.fields: list[tuple[str, str, str | None, str]] = []
+        for kind, attrs in schema["kinds"].items():
+            for attr, spec in attrs.items():
+                if spec["type"] == "counts":
+                    keys = schema["items"] if spec["keys"] == "items" else spec["keys"]
+                    self.fields += [(kind, attr, key, ir.INT) for key in keys]
+                elif spec["type"] in (ir.INT, ir.FLOAT, ir.BOOL, ir.POS, ir.DIR):
+                    self.fields.append((kind, attr, None, spec["type"]))
+            if kind != "player":
+                self.fields.append((kind, "exists", None, ir.BOOL))
+        self.index = {(kind, attr, key): i for i, (kind, attr, key, _) in enumerate(self.fields)}
+        self.cell = len(self.fields)
+        self.spawn = self.cell + 1
+        self.classes = ([f"{k}.{a}" + (f".{key}" if key else "") for k, a, key, _ in self.fields]
+                        + ["grid"] + [f"spawn.{kind}" for kind in self.kinds])
+        domains, log_others = [], []
+        for kind, attr, key, _ in self.fields:
+            what = "exists" if attr == "exists" else "field"
+            size = domain_size(Observable("", what, kind, 0, attr, key), schema)
+            domains.append(size)
+            log_others.append(math.log(max(size - 1, 1)))
+        domains.append(len(schema["materials"]))
+        log_others.append(math.log(max(len(schema["materials"]) - 1, 1)))
+        domains += [2] * len(self.kinds)
+        log_others += [math.log(self.width * self.height)] * len(self.kinds)
+        self.domain = torch.tensor(domains, dtype=torch.float64)
+        self.log_others = torch.tensor(log_others, dtype=torch.float64)
+
+    def class_of(self, codes: torch.Tensor) -> torch.Tensor:
+        return codes >> ID_BITS
+
+
+def value_codes(values, value_type: str) -> torch.Tensor:
+    """int64 codes of values of one type (a tensor, or an (x, y) pair of tensors)."""
+    if isinstance(values, tuple):
+        return ((values[0].to(torch.int64) + 2 ** 15) << 16) | (values[1].to(torch.int64) + 2 ** 15)
+    if value_type == ir.FLOAT or values.dtype == torch.float64:
+        return (values.to(torch.float64) + 0.0).view(torch.int64)   # + 0.0 makes -0.0 into 0.0
+    return values.to(torch.int64)
+
+
+def _keys(n: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    return (n << CODE_BITS) | codes
+
+
+class _Objects:
+    """Find objects of one kind in a batch by (transition, id)."""
+
+    def __init__(self, batch: Batch, kind: str):
+        table = batch.tables[kind]
+        self.table = table
+        rows = torch.arange(table.ids.shape[0], device=table.ids.device).unsqueeze(1)
+        flat = (rows * max(table.ids.shape[1], 1) + torch.arange(table.ids.shape[1],
+                                                                  device=table.ids.device))
+        keys = (rows.expand_as(table.ids) << ID_BITS) | table.ids.clamp(min=0)
+        keys, flat = keys[table.mask], flat[table.mask]
+        self.keys, order = keys.sort()
+        self.flat = flat[order]
+
+    def find(self, n: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(found [Q] bool, flat index into [N, M] [Q])."""
+        query = (n << ID_BITS) | ids
+        if len(self.keys) == 0:
+            return torch.zeros_like(query, dtype=torch.bool), torch.zeros_like(query)
+        at = torch.searchsorted(self.keys, query).clamp(max=len(self.keys) - 1)
+        return self.keys[at] == query, self.flat[at]
+
+    def column(self, attr: str, key: str | None, value_type: str) -> torch.Tensor:
+        """Value codes of a field, flattened to [N * M]."""
+        column = self.table.fields[(attr, key)]
+        if value_type in (ir.POS, ir.DIR):
+            return value_codes((column[..., 0].reshape(-1), column[..., 1].reshape(-1)), value_type)
+        return value_codes(column.reshape(-1), value_type)
+
+
+def build_table(laws: TorchLaws, layout: ParamLayout, codes: ObservableCodes,
+                states: Sequence[dict], actions: Sequence[str], next_states: Sequence[dict],
+                device: str | torch.device = "cpu") -> Table:
+    """The prediction table of N transitions (see the module docstring)."""
+    schema = codes.schema
+    unique, index = _unique_states(list(states) + list(next_states))
+    every = encode_batch(unique, None, schema, device)
+    rows = torch.tensor(index, dtype=torch.int64, device=every.grid.device)
+    action = torch.tensor([schema["actions"].index(a) for a in actions], dtype=torch.int64,
+                          device=every.grid.device)
+    encoded = every.select(rows[:len(states)], action)
+    after = every.select(rows[len(states):])
+    outputs = laws.predict(encoded)
+    law_index = {law.name: i for i, law in enumerate(laws.program.laws)}
+    player = encoded.tables["player"].ids[:, 0]
+    objects_before = {kind: _Objects(encoded, kind) for kind in codes.kinds}
+    objects_after = {kind: _Objects(after, kind) for kind in codes.kinds}
+    constants: dict[float, int] = {1.0: 0}
+    parts = []   # per effect: (n, code, expert-local index, outcome codes [V, K], prob indices, old)
+    experts = 0
+    expert_laws = []
+    for out in outputs:
+        law = law_index[out.law.name]
+        kind = codes.kinds[out.law.kind] if out.law.kind is not None else "player"
+        for effect_out in out.effects:
+            part = _effect_entries(effect_out, out, kind, player, codes, layout, constants)
+            if part is None:
+                continue
+            n, code, outcomes, probs, old = part
+            parts.append((n, code, torch.arange(experts, experts + len(n), device=n.device),
+                          outcomes, probs, old))
+            expert_laws.append(torch.full((len(n),), law, dtype=torch.int64, device=n.device))
+            experts += len(n)
+    return _assemble(parts, expert_laws, experts, constants, codes, encoded, after,
+                     objects_before, objects_after, len(states), layout)
+
+
+def _unique_states(states: list[dict]) -> tuple[list[dict], list[int]]:
+    """Each distinct state object once (a trace's next state is the following state)."""
+    seen: dict[int, int] = {}
+    unique, index = [], []
+    for state in states:
+        key = id(state)
+        if key not in seen:
+            seen[key] = len(unique)
+            unique.append(state)
+        index.append(seen[key])
+    return unique, index
+
+
+def _effect_entries(effect_out, out, kind: str, player: torch.Tensor, codes: ObservableCodes,
+                    layout: ParamLayout, constants: dict):
+    effect, target = effect_out.effect, effect_out.effect.target
+    where = effect_out.valid.nonzero(as_tuple=True)
+    if len(where[0]) == 0:
+        return None
+    n = where[0]
+    object_ids = out.object_ids[where] if out.object_ids is not None else None
+    if isinstance(target, ir.FieldTarget):
+        owner = "player" if target.var == "player" else kind
+        ids = player[n] if owner == "player" else object_ids
+        code = (codes.index[(owner, target.attr, target.key)] << ID_BITS) | ids
+        value_type = target.type
+    elif isinstance(target, ir.ExistsTarget):
+        code = (codes.index[(kind, "exists", None)] << ID_BITS) | object_ids
+        value_type = ir.BOOL
+    else:
+        x, y = (t[where] for t in effect_out.cell)
+        cell = y * codes.width + x
+        if isinstance(target, ir.CellTarget):
+            code, value_type = (codes.cell << ID_BITS) | cell, ir.MATERIAL
+        else:
+            code, value_type = ((codes.spawn + target.kind) << ID_BITS) | cell, ir.BOOL
+    values = effect_out.values
+    values = (tuple(v[where] for v in values) if isinstance(values, tuple) else values[where])
+    old = effect_out.old
+    old = tuple(o[where] for o in old) if isinstance(old, tuple) else old[where]
+    outcomes = value_codes(values, value_type)            # [V, K]
+    old_codes = value_codes(old, value_type)              # [V]
+    count = len(effect.outcomes)
+    if effect.labels:
+        probs = [("param", layout.index(effect.param, k)) for k in range(count)]
+    elif effect.param is not None or effect.prob is not None:
+        outcomes = torch.stack([outcomes[:, 0], old_codes], 1)
+        if effect.param is not None:
+            probs = [("param", layout.index(effect.param)),
+                     ("param", layout.index(effect.param, complement=True))]
+        else:
+            probs = [_constant(constants, effect.prob), _constant(constants, 1.0 - effect.prob)]
+    else:
+        outcomes, probs = outcomes[:, :1], [0]
+    return n, code, outcomes, probs, old_codes
+
+
+def _constant(constants: dict, value: float) -> int:
+    if value not in constants:
+        constants[value] = len(constants)
+    return constants[value]
+
+
+def _assemble(parts, expert_laws, experts, constants, codes: ObservableCodes, encoded: Batch,
+              after: Batch, objects_before: dict, objects_after: dict, transitions: int,
+              layout: ParamLayout) -> Table:
+    device = encoded.grid.device
+    long = dict(dtype=torch.int64, device=device)
+    offset = len(constants)
+    # Entries: one per (expert, outcome).
+    entry_n, entry_code, entry_expert, entry_value, entry_prob, expert_old = [], [], [], [], [], []
+    for n, code, expert, outcomes, probs, old in parts:
+        k = outcomes.shape[1]
+        entry_n.append(n.repeat_interleave(k))
+        entry_code.append(code.repeat_interleave(k))
+        entry_expert.append(expert.repeat_interleave(k))
+        entry_value.append(outcomes.reshape(-1))
+        prob = torch.tensor([p if isinstance(p, int) else offset + p[1] for p in probs], **long)
+        entry_prob.append(prob.repeat(len(n)))
+        expert_old.append(old)
+    cat = (lambda xs: torch.cat(xs) if xs else torch.zeros(0, **long))
+    entry_n, entry_code, entry_expert = cat(entry_n), cat(entry_code), cat(entry_expert)
+    entry_value, entry_prob, expert_old = cat(entry_value), cat(entry_prob), cat(expert_old)
+    expert_law = cat(expert_laws)
+    expert_n = torch.zeros(experts, **long).scatter_(0, entry_expert, entry_n)
+    expert_code = torch.zeros(experts, **long).scatter_(0, entry_expert, entry_code)
+
+    # Observed next values per expert; fields of objects that are gone are not predicted.
+    observed, present = _observed(expert_n, expert_code, codes, after, objects_before,
+                                  objects_after)
+    keep_expert = present
+    expert_map = torch.full((experts,), -1, **long)
+    expert_map[keep_expert] = torch.arange(int(keep_expert.sum()), device=device)
+    keep_entry = keep_expert[entry_expert]
+    entry_expert = expert_map[entry_expert[keep_entry]]
+    entry_n, entry_code = entry_n[keep_entry], entry_code[keep_entry]
+    entry_value, entry_prob = entry_value[keep_entry], entry_prob[keep_entry]
+    expert_n, expert_code = expert_n[keep_expert], expert_code[keep_expert]
+    expert_law, expert_old = expert_law[keep_expert], expert_old[keep_expert]
+    observed = observed[keep_expert]
+
+    group_keys, expert_group = torch.unique(_keys(expert_n, expert_code), return_inverse=True)
+    n_groups = len(group_keys)
+    entry_group = expert_group[entry_expert]
+    slot_rows, entry_slot = torch.unique(torch.stack([entry_group, entry_value], 1), dim=0,
+                                         return_inverse=True)
+    slot_group = slot_rows[:, 0]
+    pair_rows, entry_pair = torch.unique(torch.stack([entry_expert, entry_slot], 1), dim=0,
+                                         return_inverse=True)
+    group_code = group_keys & ((1 << CODE_BITS) - 1)
+    group_class = codes.class_of(group_code)
+    group_observed_value = torch.zeros(n_groups, **long).scatter_(0, expert_group, observed)
+    group_old = torch.zeros(n_groups, **long).scatter_(0, expert_group, expert_old)
+    hit = entry_value == group_observed_value[entry_group]
+    group_observed = torch.full((n_groups,), -1, **long)
+    group_observed.scatter_(0, entry_group[hit], entry_slot[hit])
+    slot_count = torch.zeros(n_groups, dtype=torch.float64, device=device).index_add_(
+        0, slot_group, torch.ones(len(slot_group), dtype=torch.float64, device=device))
+
+    changed_n, changed_code = _changes(codes, encoded, after, objects_before, objects_after)
+    changed_keys = _keys(changed_n, changed_code)
+    unexplained = ~torch.isin(changed_keys, group_keys)
+    changed_n, changed_code = changed_n[unexplained], changed_code[unexplained]
+    changed_class = codes.class_of(changed_code)
+    stay = _stay_counts(codes, encoded, objects_after, transitions, group_keys >> CODE_BITS,
+                        group_class, changed_n, changed_class)
+    stay_n, stay_class = stay.nonzero(as_tuple=True)
+    log_others = codes.log_others.to(device)
+    return Table(
+        transitions=transitions, group_transition=group_keys >> CODE_BITS,
+        group_class=group_class, group_domain=codes.domain.to(device)[group_class],
+        group_slot_count=slot_count, group_observed=group_observed,
+        group_unchanged=group_observed_value == group_old,
+        group_log_others=log_others[group_class],
+        slot_group=slot_group, expert_group=expert_group, expert_law=expert_law,
+        pair_expert=pair_rows[:, 0], pair_slot=pair_rows[:, 1], entry_pair=entry_pair,
+        entry_prob=entry_prob,
+        constants=torch.tensor(sorted(constants, key=constants.get), dtype=torch.float64,
+                               device=device),
+        changed_transition=changed_n, changed_class=changed_class,
+        changed_log_others=log_others[changed_class],
+        changed_count=torch.ones(len(changed_n), dtype=torch.float64, device=device),
+        stay_transition=stay_n, stay_class=stay_class, stay_count=stay[stay_n, stay_class],
+        classes=list(codes.classes), group_names=[], changed_names=[], expert_firing=[],
+        slot_values=[])
+
+
+def _observed(n: torch.Tensor, code: torch.Tensor, codes: ObservableCodes, after: Batch,
+              objects_before: dict, objects_after: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(observed value code, observable still defined) for each (transition, observable code)."""
+    slot, low = code >> ID_BITS, code & ((1 << ID_BITS) - 1)
+    value = torch.zeros_like(code)
+    present = torch.ones_like(code, dtype=torch.bool)
+    cells = slot == codes.cell
+    if cells.any():
+        grid = after.grid.reshape(len(after.grid), -1)
+        value[cells] = grid[n[cells], low[cells]].to(torch.int64)
+    for k, kind in enumerate(codes.kinds):
+        spawns = slot == codes.spawn + k
+        if spawns.any():
+            new_keys = _new_object_cells(kind, codes, objects_before, objects_after)
+            value[spawns] = torch.isin((n[spawns] << ID_BITS) | low[spawns], new_keys).to(
+                torch.int64)
+    for index in slot.unique().tolist():
+        if index >= codes.cell:
+            continue
+        kind, attr, key, value_type = codes.fields[index]
+        here = slot == index
+        found, flat = objects_after[kind].find(n[here], low[here])
+        if attr == "exists":
+            value[here] = found.to(torch.int64)
+            continue
+        column = objects_after[kind].column(attr, key, value_type)
+        value[here] = torch.where(found, column[flat] if len(column) else flat, 0)
+        present[here] = found
+    return value, present
+
+
+def _new_object_cells(kind: str, codes: ObservableCodes, objects_before: dict,
+                      objects_after: dict) -> torch.Tensor:
+    """Keys (n << ID_BITS | cell) of objects of `kind` that appear in the next states."""
+    after = objects_after[kind].table
+    rows = torch.arange(after.ids.shape[0], device=after.ids.device).unsqueeze(1).expand_as(after.ids)
+    n, ids = rows[after.mask], after.ids[after.mask]
+    found, _ = objects_before[kind].find(n, ids)
+    pos = after.fields[("pos", None)][after.mask]
+    cell = pos[:, 1] * codes.width + pos[:, 0]
+    return ((n << ID_BITS) | cell)[~found]
+
+
+def _changes(codes: ObservableCodes, before: Batch, after: Batch, objects_before: dict,
+             objects_after: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(transition, observable code) of every observable whose value changed."""
+    ns, cs = [], []
+    changed = (before.grid != after.grid).reshape(len(before.grid), -1).nonzero(as_tuple=True)
+    ns.append(changed[0])
+    cs.append((codes.cell << ID_BITS) | changed[1])
+    for k, kind in enumerate(codes.kinds):
+        table = objects_before[kind].table
+        rows = torch.arange(table.ids.shape[0], device=table.ids.device).unsqueeze(1).expand_as(
+            table.ids)
+        n, ids = rows[table.mask], table.ids[table.mask]
+        found, flat_after = objects_after[kind].find(n, ids)
+        if kind != "player":
+            gone = ~found
+            ns.append(n[gone])
+            cs.append((codes.index[(kind, "exists", None)] << ID_BITS) | ids[gone])
+        n, ids, flat_after = n[found], ids[found], flat_after[found]
+        _, flat_before = objects_before[kind].find(n, ids)
+        for index, (field_kind, attr, key, value_type) in enumerate(codes.fields):
+            if field_kind != kind or attr == "exists":
+                continue
+            old = objects_before[kind].column(attr, key, value_type)[flat_before]
+            new = objects_after[kind].column(attr, key, value_type)[flat_after]
+            moved = old != new
+            ns.append(n[moved])
+            cs.append((index << ID_BITS) | ids[moved])
+        spawned = _new_object_cells(kind, codes, objects_before, objects_after)
+        ns.append(spawned >> ID_BITS)
+        cs.append(((codes.spawn + k) << ID_BITS) | (spawned & ((1 << ID_BITS) - 1)))
+    return torch.cat(ns), torch.cat(cs)
+
+
+def _stay_counts(codes: ObservableCodes, before: Batch, objects_after: dict, transitions: int,
+                 group_n: torch.Tensor, group_class: torch.Tensor, changed_n: torch.Tensor,
+                 changed_class: torch.Tensor) -> torch.Tensor:
+    """[N, C]: unpredicted observables per class that kept their value."""
+    device = before.grid.device
+    classes = len(codes.classes)
+    counts = torch.zeros((transitions, classes), dtype=torch.float64, device=device)
+    for index, (kind, attr, key, _) in enumerate(codes.fields):
+        table = before.tables[kind]
+        number = table.mask.sum(1).to(torch.float64)
+        if attr != "exists":
+            rows = torch.arange(table.ids.shape[0], device=device).unsqueeze(1).expand_as(table.ids)
+            found, _ = objects_after[kind].find(rows[table.mask], table.ids[table.mask])
+            gone = torch.zeros(transitions, dtype=torch.float64, device=device).index_add_(
+                0, rows[table.mask], (~found).to(torch.float64))
+            number = number - gone
+        counts[:, index] = number
+    counts[:, codes.cell] = codes.width * codes.height
+    for k, kind in enumerate(codes.kinds):
+        counts[:, codes.spawn + k] = 0 if kind == "player" else 1   # the player never spawns
+    flat = counts.view(-1)
+    not_spawn = group_class < codes.spawn
+    flat.index_add_(0, (group_n * classes + group_class)[not_spawn],
+                    -torch.ones(int(not_spawn.sum()), dtype=torch.float64, device=device))
+    not_spawn = changed_class < codes.spawn
+    flat.index_add_(0, (changed_n * classes + changed_class)[not_spawn],
+                    -torch.ones(int(not_spawn.sum()), dtype=torch.float64, device=device))
+    spawned = changed_class >= codes.spawn
+    counts[changed_n[spawned], changed_class[spawned]] = 0
+    return counts.clamp(min=0)
