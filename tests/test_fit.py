@@ -139,3 +139,17 @@ def test_bad_inputs_exit_2_and_overwrite_nothing(tmp_path, capsys):
     assert main(["score", str(tmp_path / "nowhere"), str(trace)]) == 2
     assert main(["fit", "--laws", "examples/toy.law", str(trace)]) == 2
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_same_seed_same_fit():
+    transitions = _bush_transitions(300)
+    model = WorldModel(BERRY, ToyWorld().schema)
+    first, second = (fit(model, transitions, FitConfig(steps=40, seed=3)) for _ in range(2))
+    assert first.params == second.params
+
+
+def test_trace_without_transitions_exits_2(tmp_path, capsys):
+    path = tmp_path / "empty.jsonl"
+    path.write_text(json.dumps({"format": "lawsmith-transitions", "version": 1, "world": "toy"}) + "\n")
+    assert main(["fit", "--laws", "examples/toy.law", str(path), "-o", str(tmp_path / "m")]) == 2
+    assert "no transitions" in capsys.readouterr().err and not (tmp_path / "m").exists()
