@@ -122,9 +122,9 @@ def test_without_schema_names_are_free_but_not_reserved():
 def _crafter_laws(every: bool) -> None:
     parser = _to_lark(to_gbnf(CrafterWorld().schema, max_laws=1))
     laws = _laws(EXAMPLES / "crafter.law")
-    if not every:  # one of each construct: choose, exists, spawn, near, probability
+    if not every:  # a law for each of several constructs
         laws = [next(law for law in laws if word in law)
-                for word in ("choose", "exists(", "spawn", "near(", "probability")]
+                for word in ("choose", "dist(", "spawn", "near(", "min(", "beta(")]
     for law in laws:
         assert _accepts(parser, law), law
 
@@ -153,3 +153,8 @@ def test_llama_cpp_loads_it():
     llama_cpp = pytest.importorskip("llama_cpp")
     grammar = llama_cpp.LlamaGrammar.from_string(to_gbnf(toy_schema(), max_laws=4), verbose=False)
     assert grammar is not None
+
+
+def test_accepts_quantifiers(toy_parser):
+    assert _accepts(toy_parser, "law a when exists(sheep s where dist(s.pos, player.pos) <= 1) "
+                                "and count(sheep t) > 1 then player.inventory.meat += 1")
