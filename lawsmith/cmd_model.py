@@ -39,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit_parser.add_argument("paths", nargs="+", metavar="[MODEL_DIR] TRACE")
     fit_parser.add_argument("--laws", metavar="FILE.law", help="start from this laws file")
     fit_parser.add_argument("-o", "--output", metavar="MODEL_DIR", help="the new model folder")
-    fit_parser.add_argument("--steps", type=int, default=300, help="optimiser steps (300)")
-    fit_parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (0.05)")
+    fit_parser.add_argument("--steps", type=int, default=300,
+                            help="most optimiser steps (300; stops once the loss settles)")
+    fit_parser.add_argument("--lr", type=float, default=0.1, help="Adam learning rate (0.1)")
     fit_parser.add_argument("--seed", type=int, default=0)
     fit_parser.add_argument("--device", default="cpu", help="cpu or cuda")
     fit_parser.add_argument("--posterior", action="store_true",

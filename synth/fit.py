@@ -7,7 +7,9 @@ only probabilities, weights and change rates move). `model(tables)` states prior
                     only matter where laws share an observable, see laws.combine)
     Bernoulli p   ~ Beta(a, b)          (the law text's prior, else Beta(1, 1))
     categorical   ~ Dirichlet(alpha)    (the law text's prior, else all ones)
-    change    q_c ~ Beta(1, 100)        (unexplained change rate per observable class)
+    change    q_c ~ Beta(1, 100)        (unexplained change rate per observable class; it enters the
+                                         likelihood on its own, so its MAP is computed in closed
+                                         form, (k + a - 1) / (n + a + b - 2), and held fixed)
     log-likelihood: sum over transitions, mini-batched by chunk with the right scale
 
 MAP uses an AutoDelta guide; `posterior=True` uses AutoLaplaceApproximation: the same MAP fit, then a
@@ -30,7 +32,7 @@ from pyro.infer.autoguide import AutoDelta, AutoLaplaceApproximation
 from pyro.infer.autoguide.initialization import init_to_value
 
 from laws import combine
-from laws.model import DEFAULT_CHANGE, WorldModel
+from laws.model import WorldModel
 from laws.table import Table, compact
 from laws.table_torch import build_table
 
@@ -39,8 +41,9 @@ WEIGHT_PRIOR = (4.0, 3.0)
 
 @dataclasses.dataclass
 class FitConfig:
-    steps: int = 300
-    learning_rate: float = 0.05
+    steps: int = 300               # at most; stops earlier once the loss has settled
+    tolerance: float = 1e-5        # settled: relative change of the mean loss between two windows
+    learning_rate: float = 0.1
     seed: int = 0
     device: str = "cpu"
     posterior: bool = False
@@ -80,6 +83,7 @@ class _Problem:
         self.classes = tables[0].classes if tables else []
         self.total = sum(t.transitions for t in tables)
         self.layout = model.layout
+        self.change = change_rates(tables, self.classes, config.change_prior)
 
     def priors(self) -> dict[str, dist.Distribution]:
         device = self.config.device
@@ -94,8 +98,6 @@ class _Problem:
             alpha = self.layout.parameters[name].prior or (1.0,) * count
             result[f"param.{name}"] = dist.Dirichlet(torch.tensor(alpha, dtype=torch.float64,
                                                                   device=device))
-        a, b = self.config.change_prior
-        result["change"] = dist.Beta(a * one, b * one).expand([len(self.classes)]).to_event(1)
         return result
 
     def __call__(self, table_index: int | None = None) -> None:
@@ -106,7 +108,7 @@ class _Problem:
         tables = self.tables if table_index is None else [self.tables[table_index]]
         scale = 1.0 if table_index is None else self.total / tables[0].transitions
         for i, table in enumerate(tables):
-            log_lik = combine.total_log_prob(table, probabilities, weights, values["change"],
+            log_lik = combine.total_log_prob(table, probabilities, weights, self.change,
                                              self.model.params["noise_floor"])
             with pyro.poutine.scale(scale=scale):
                 pyro.factor(f"data{i}", log_lik)
@@ -116,16 +118,28 @@ class _Problem:
         params = self.model.params
         init = {"weights": torch.tensor([max(params["weights"][n], 1e-3)
                                          for n in self.model.law_names],
-                                        dtype=torch.float64, device=device),
-                "change": torch.tensor([min(max(params["change"].get(c, DEFAULT_CHANGE), 1e-6),
-                                            1 - 1e-6) for c in self.classes],
-                                       dtype=torch.float64, device=device)}
+                                        dtype=torch.float64, device=device)}
         for name, value in params["parameters"].items():
             tensor = torch.tensor(value, dtype=torch.float64, device=device)
             init[f"param.{name}"] = tensor.clamp(1e-6, 1 - 1e-6)
             if tensor.dim():
                 init[f"param.{name}"] = init[f"param.{name}"] / init[f"param.{name}"].sum()
         return init
+
+
+def change_rates(tables: list[Table], classes: list[str],
+                 prior: tuple[float, float]) -> torch.Tensor:
+    """MAP of each class's unexplained-change rate: (k + a - 1) / (n + a + b - 2), where k changes
+    happened among n unpredicted observations. [C]"""
+    device = tables[0].changed_count.device if tables else "cpu"
+    changed = torch.zeros(len(classes), dtype=torch.float64, device=device)
+    stayed = torch.zeros(len(classes), dtype=torch.float64, device=device)
+    for table in tables:
+        changed.index_add_(0, table.changed_class, table.changed_count)
+        stayed.index_add_(0, table.stay_class, table.stay_count)
+    a, b = prior
+    rate = (changed + a - 1) / (changed + stayed + a + b - 2)
+    return rate.clamp(1e-9, 1 - 1e-9)
 
 
 def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
@@ -149,6 +163,7 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
              else AutoDelta(problem, init_loc_fn=init))
     svi = SVI(problem, guide, pyro.optim.Adam({"lr": config.learning_rate}), Trace_ELBO())
     losses = []
+    window = 25 * len(tables)   # a window sees every chunk equally often
     for step in range(config.steps):
         index = step % len(tables) if len(tables) > 1 else None
         losses.append(svi.step(index) / max(problem.total, 1))
@@ -156,13 +171,18 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
             raise FloatingPointError(f"the loss became {losses[-1]} at step {step}")
         if progress:
             progress(step + 1)
+        if len(losses) >= 2 * window and len(losses) % window == 0:
+            recent = sum(losses[-window:]) / window
+            before = sum(losses[-2 * window:-window]) / window
+            if abs(before - recent) <= config.tolerance * max(1.0, abs(recent)):
+                break
     params = _read_params(model, problem, guide, config)
     fitted = WorldModel(model.text, model.schema, params)
     with torch.no_grad():
         nll = -sum(float(fitted.log_prob_table(t).sum()) for t in full_tables)
     params["spawn"] = typical_spawns(transitions, model.schema) or model.params["spawn"]
     return FitResult(params, nll / max(problem.total, 1), time.perf_counter() - start,
-                     config.steps, losses)
+                     len(losses), losses)
 
 
 def _read_params(model: WorldModel, problem: _Problem, guide, config: FitConfig) -> dict:
@@ -178,7 +198,7 @@ def _read_params(model: WorldModel, problem: _Problem, guide, config: FitConfig)
     params = {
         "weights": dict(zip(model.law_names, point["weights"].tolist())),
         "parameters": {name: point[f"param.{name}"].tolist() for name in model.params["parameters"]},
-        "change": dict(zip(problem.classes, point["change"].tolist())),
+        "change": dict(zip(problem.classes, problem.change.tolist())),
         "noise_floor": model.params["noise_floor"],
     }
     if config.posterior:
