@@ -109,32 +109,47 @@ class _Objects:
         return value_codes(column.reshape(-1), value_type)
 
 
+class Transitions:
+    """N transitions encoded for the batched laws: `before` (with actions) and `after` batches, and
+    lookups of objects by (transition, id) in each."""
+
+    def __init__(self, codes: ObservableCodes, states: Sequence[dict], actions: Sequence[str],
+                 next_states: Sequence[dict], device: str | torch.device = "cpu"):
+        schema = codes.schema
+        self.codes = codes
+        self.size = len(states)
+        unique, index = _unique_states(list(states) + list(next_states))
+        every = encode_batch(unique, None, schema, device)
+        rows = torch.tensor(index, dtype=torch.int64, device=every.grid.device)
+        action = torch.tensor([schema["actions"].index(a) for a in actions], dtype=torch.int64,
+                              device=every.grid.device)
+        self.before = every.select(rows[:len(states)], action)
+        self.after = every.select(rows[len(states):])
+        self.player = self.before.tables["player"].ids[:, 0]
+        self.objects_before = {kind: _Objects(self.before, kind) for kind in codes.kinds}
+        self.objects_after = {kind: _Objects(self.after, kind) for kind in codes.kinds}
+
+    def observed(self, n: torch.Tensor, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(next value code, observable still defined) of observables `code` in transitions `n`."""
+        return _observed(n, code, self.codes, self.after, self.objects_before, self.objects_after)
+
+
 def build_table(laws: TorchLaws, layout: ParamLayout, codes: ObservableCodes,
                 states: Sequence[dict], actions: Sequence[str], next_states: Sequence[dict],
                 device: str | torch.device = "cpu") -> Table:
     """The prediction table of N transitions (see the module docstring)."""
-    schema = codes.schema
-    unique, index = _unique_states(list(states) + list(next_states))
-    every = encode_batch(unique, None, schema, device)
-    rows = torch.tensor(index, dtype=torch.int64, device=every.grid.device)
-    action = torch.tensor([schema["actions"].index(a) for a in actions], dtype=torch.int64,
-                          device=every.grid.device)
-    encoded = every.select(rows[:len(states)], action)
-    after = every.select(rows[len(states):])
-    outputs = laws.predict(encoded)
+    data = Transitions(codes, states, actions, next_states, device)
+    outputs = laws.predict(data.before)
     law_index = {law.name: i for i, law in enumerate(laws.program.laws)}
-    player = encoded.tables["player"].ids[:, 0]
-    objects_before = {kind: _Objects(encoded, kind) for kind in codes.kinds}
-    objects_after = {kind: _Objects(after, kind) for kind in codes.kinds}
     constants: dict[float, int] = {1.0: 0}
-    parts = []   # per effect: (n, code, expert-local index, outcome codes [V, K], prob indices, old)
+    parts = []   # per effect: (n, code, expert indices, outcome codes [V, K], prob indices, old)
     experts = 0
     expert_laws = []
     for out in outputs:
         law = law_index[out.law.name]
         kind = codes.kinds[out.law.kind] if out.law.kind is not None else "player"
         for effect_out in out.effects:
-            part = _effect_entries(effect_out, out, kind, player, codes, layout, constants)
+            part = _effect_entries(effect_out, out, kind, data.player, codes, layout, constants)
             if part is None:
                 continue
             n, code, outcomes, probs, old = part
@@ -142,8 +157,8 @@ def build_table(laws: TorchLaws, layout: ParamLayout, codes: ObservableCodes,
                           outcomes, probs, old))
             expert_laws.append(torch.full((len(n),), law, dtype=torch.int64, device=n.device))
             experts += len(n)
-    return _assemble(parts, expert_laws, experts, constants, codes, encoded, after,
-                     objects_before, objects_after, len(states), layout)
+    return _assemble(parts, expert_laws, experts, constants, codes, data.before, data.after,
+                     data.objects_before, data.objects_after, len(states), layout)
 
 
 def _unique_states(states: list[dict]) -> tuple[list[dict], list[int]]:
@@ -159,9 +174,11 @@ def _unique_states(states: list[dict]) -> tuple[list[dict], list[int]]:
     return unique, index
 
 
-def _effect_entries(effect_out, out, kind: str, player: torch.Tensor, codes: ObservableCodes,
-                    layout: ParamLayout, constants: dict):
-    effect, target = effect_out.effect, effect_out.effect.target
+def effect_rows(effect_out, out, kind: str, player: torch.Tensor, codes: ObservableCodes):
+    """Where one effect applies and what it says there, coded: (where, observable codes [V],
+    outcome value codes [V, K], old value codes [V]), or None where it applies nowhere.
+    `where` indexes the law's mask ((n,) or (n, m)); `kind` is the law's bound kind."""
+    target = effect_out.effect.target
     where = effect_out.valid.nonzero(as_tuple=True)
     if len(where[0]) == 0:
         return None
@@ -186,8 +203,16 @@ def _effect_entries(effect_out, out, kind: str, player: torch.Tensor, codes: Obs
     values = (tuple(v[where] for v in values) if isinstance(values, tuple) else values[where])
     old = effect_out.old
     old = tuple(o[where] for o in old) if isinstance(old, tuple) else old[where]
-    outcomes = value_codes(values, value_type)            # [V, K]
-    old_codes = value_codes(old, value_type)              # [V]
+    return where, code, value_codes(values, value_type), value_codes(old, value_type)
+
+
+def _effect_entries(effect_out, out, kind: str, player: torch.Tensor, codes: ObservableCodes,
+                    layout: ParamLayout, constants: dict):
+    rows = effect_rows(effect_out, out, kind, player, codes)
+    if rows is None:
+        return None
+    where, code, outcomes, old_codes = rows
+    effect = effect_out.effect
     count = len(effect.outcomes)
     if effect.labels:
         probs = [("param", layout.index(effect.param, k)) for k in range(count)]
@@ -200,7 +225,7 @@ def _effect_entries(effect_out, out, kind: str, player: torch.Tensor, codes: Obs
             probs = [_constant(constants, effect.prob), _constant(constants, 1.0 - effect.prob)]
     else:
         outcomes, probs = outcomes[:, :1], [0]
-    return n, code, outcomes, probs, old_codes
+    return where[0], code, outcomes, probs, old_codes
 
 
 def _constant(constants: dict, value: float) -> int:
