@@ -62,7 +62,9 @@ class Proposer(Protocol):
 
 # A law starts at `law NAME` followed by a description, `for`, `when`, `then` or the line's end,
 # so "the law that explains it" in prose is not a law.
-_LAW_START = re.compile(r'^[ \t]*law[ \t]+[A-Za-z_]\w*[ \t]*(?:"|for\b|when\b|then\b|$)', re.M)
+# A list marker before it ("1. law ...", "- law ...") is dropped.
+_LAW_START = re.compile(r'^[ \t]*(?:(?:\d+[.)]|[-*])[ \t]+)?(law[ \t]+[A-Za-z_]\w*[ \t]*'
+                        r'(?:"|for\b|when\b|then\b|$))', re.M)
 _FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.S)
 # A line that ends a law block: a Markdown fence or list item, or an English sentence
@@ -79,9 +81,10 @@ def extract_laws(text: str) -> list[str]:
     fenced = _FENCE.findall(text)
     if fenced:
         text = "\n".join(fenced)
-    starts = [m.start() for m in _LAW_START.finditer(text)]
+    starts = [m.start(1) for m in _LAW_START.finditer(text)]
     blocks = []
-    for start, end in zip(starts, starts[1:] + [len(text)]):
+    ends = [m.start() for m in _LAW_START.finditer(text)][1:] + [len(text)]
+    for start, end in zip(starts, ends):
         lines = text[start:end].split("\n")
         kept = lines[:1]
         for line in lines[1:]:

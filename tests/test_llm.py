@@ -276,7 +276,7 @@ def test_extract_laws():
     answer = (f"<think>law secret then x = 1</think>Some laws:\n```dsl\n{GOOD}\n```\n"
               f"and\n```\n{GOOD2}\nThis one is simpler.\n```\nthe law that explains it is above.")
     assert extract_laws(answer) == [GOOD, GOOD2]
-    assert extract_laws(f"1. {GOOD}") == []
+    assert extract_laws(f"1. {GOOD}\n2. {GOOD2}") == [GOOD, GOOD2]
     assert extract_laws(f"{GOOD}\n- a list item") == [GOOD]
     checked = checked_laws([GOOD + "\n" + GOOD2, BAD, BROKEN], toy_schema())
     assert len(checked.accepted) == 2 and len(checked.rejected) == 2
