@@ -1,0 +1,185 @@
+"""The learner: propose -> check -> fit -> keep what raises held-out likelihood -> prune -> repeat.
+
+Each round ranks the observable classes by how much negative log-likelihood the current model leaves
+on the training transitions, asks the proposer for laws about the worst ones, drops candidates that
+duplicate a law already kept (the DSL's canonical form), fits everything with Pyro, prunes laws
+whose removal does not raise the held-out NLL, and keeps the round only if the held-out NLL fell.
+Every kept round is written to the model folder at once (laws.law, params.json, and the learner's
+state in manifest.json), so a killed run loses nothing and `resume` continues it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable, Sequence
+
+from dsl import DslError, canonical_key, format_law, parse
+from laws.folder import load_model, save_model
+from laws.model import WorldModel
+from laws.observables import StateView, changed_observables
+from synth.fit import FitConfig, build_tables, fit, heldout_nll, prune, split
+from synth.proposer import ProposalRequest, Proposer
+
+
+@dataclasses.dataclass
+class LearnConfig:
+    rounds: int = 4
+    aspects: int = 24             # observable classes asked about per round
+    heldout: float = 0.2
+    seed: int = 0
+    fit_steps: int = 200
+    min_improvement: float = 1e-3  # held-out NLL per transition a round must win by
+    min_class_nll: float = 1e-3    # classes below this NLL per transition are explained enough
+    examples: int = 3             # transitions shown per request (for LLM proposers)
+    device: str = "cpu"
+
+
+@dataclasses.dataclass
+class Round:
+    round: int
+    proposed: int
+    kept: int
+    pruned: list[str]
+    heldout_nll: float
+    seconds: float
+
+
+def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer: Proposer,
+          folder: str, config: LearnConfig, manifest_extra: dict,
+          start: WorldModel | None = None, history: list[dict] | None = None,
+          progress: Callable[[str], None] | None = None) -> tuple[WorldModel, list[dict]]:
+    """Learn laws for `transitions`, checkpointing every kept round into `folder`."""
+    train, test = split(transitions, config.heldout, config.seed)
+    if not train or not test:
+        raise ValueError(f"need at least 2 transitions to learn from, got {len(transitions)}")
+    model = start or WorldModel("", schema)
+    history = list(history or [])
+    test_tables = build_tables(model, test, 10_000, config.device)
+    best = heldout_nll(model, test_tables)
+    if not history:
+        history.append(dataclasses.asdict(Round(0, 0, len(model.law_names), [], best, 0.0)))
+    asked: set[str] = set()
+    for number in range(len(history), config.rounds + 1):
+        began = time.perf_counter()
+        say = progress or (lambda message: None)
+        say(f"round {number}: finding what is unexplained")
+        aspects = surprising_classes(model, train, config)
+        aspects = [a for a in aspects if a not in asked][:config.aspects]
+        if not aspects:
+            break
+        asked.update(aspects)
+        requests = [ProposalRequest(schema, model.text, aspect,
+                                    examples_of(aspect, train, schema, config.examples))
+                    for aspect in aspects]
+        say(f"round {number}: proposing for {len(aspects)} aspects")
+        candidates = [c for batch in proposer.propose(requests) for c in batch]
+        text, added = merge_laws(model.text, [c.text for c in candidates])
+        if not added:
+            continue
+        say(f"round {number}: fitting {len(added)} new laws")
+        trial = WorldModel(text, schema, model.params)
+        result = fit(trial, train, FitConfig(steps=config.fit_steps, seed=config.seed,
+                                             device=config.device))
+        fitted = WorldModel(text, schema, result.params)
+        test_tables = build_tables(fitted, test, 10_000, config.device)
+        dropped, report = prune(fitted, test_tables)
+        if dropped:
+            text = drop_laws(text, dropped)
+            fitted = WorldModel(text, schema, result.params)
+        nll = report["heldout_nll_after"]
+        record = Round(number, len(candidates), len(added) - len(set(dropped) & set(added)),
+                       dropped, nll, time.perf_counter() - began)
+        if nll > best - config.min_improvement:
+            say(f"round {number}: held-out NLL {nll:.4f} did not improve on {best:.4f}; stop")
+            break
+        model, best = fitted, nll
+        history.append(dataclasses.asdict(record))
+        save_model(folder, model, {**manifest_extra, "learn": {
+            "rounds": history, "proposer": proposer.name,
+            "proposer_stats": dataclasses.asdict(proposer.stats),
+            "heldout_nll": best, "train_transitions": len(train),
+            "heldout_transitions": len(test)}})
+        say(f"round {number}: kept {record.kept} laws, held-out NLL {nll:.4f}")
+    return model, history
+
+
+def surprising_classes(model: WorldModel, transitions: Sequence, config: LearnConfig) -> list[str]:
+    """Observable classes by the NLL the model leaves on them, worst first."""
+    totals: dict[str, float] = {}
+    for table in build_tables(model, transitions, 10_000, config.device):
+        for name, value in model.class_log_probs(table).items():
+            totals[name] = totals.get(name, 0.0) - value
+    n = max(len(transitions), 1)
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])
+    return [name for name, value in ranked if value / n > config.min_class_nll]
+
+
+def examples_of(aspect: str, transitions: Sequence, schema: dict, count: int) -> tuple[str, ...]:
+    """A few transitions where an observable of the class changed, rendered as text."""
+    found = []
+    for state, action, next_state in transitions:
+        before, after = StateView(state, schema), StateView(next_state, schema)
+        changed = [o for o in changed_observables(before, after, schema) if o.group == aspect]
+        if changed:
+            found.append(describe(before, action, after, changed, schema))
+            if len(found) == count:
+                break
+    return tuple(found)
+
+
+def describe(before: StateView, action: str, after: StateView, changed, schema: dict) -> str:
+    """One transition as a few lines a person (or a language model) can read."""
+    player = before.player
+    x, y = player["pos"]
+    dx, dy = player["facing"]
+    ahead = before.material(x + dx, y + dy)
+    objects = {tuple(o["pos"]): o["kind"] for o in before.state["objects"]}
+    held = {k: v for k, v in player.get("inventory", {}).items() if v}
+    lines = [f"action: {action}",
+             f"player at ({x}, {y}) facing ({dx}, {dy}); ahead: {ahead}"
+             + (f" with a {objects[(x + dx, y + dy)]}" if (x + dx, y + dy) in objects else ""),
+             f"inventory: {held}"]
+    for observable in changed[:6]:
+        lines.append(f"changed: {observable.name}: {before.value(observable, before)!r} -> "
+                     f"{after.value(observable, before)!r}")
+    return "\n".join(lines)
+
+
+def merge_laws(text: str, candidates: Sequence[str]) -> tuple[str, list[str]]:
+    """The laws text with the candidates appended: renamed where a name is taken, dropped where the
+    canonical form equals a law already there. Returns (text, names added)."""
+    program = parse(text) if text.strip() else None
+    laws = list(program.laws) if program else []
+    names = {law.name for law in laws}
+    keys = {canonical_key(law) for law in laws}
+    added = []
+    for candidate in candidates:
+        try:
+            (law,) = parse(candidate).laws
+        except (DslError, ValueError):
+            continue
+        key = canonical_key(law)
+        if key in keys:
+            continue
+        name, suffix = law.name, 2
+        while name in names:
+            name, suffix = f"{law.name}_{suffix}", suffix + 1
+        law = dataclasses.replace(law, name=name)
+        laws.append(law)
+        names.add(name)
+        keys.add(key)
+        added.append(name)
+    return "\n\n".join(format_law(law) for law in laws) + "\n", added
+
+
+def drop_laws(text: str, names: Sequence[str]) -> str:
+    """The laws text without the named laws (canonical layout)."""
+    kept = [law for law in parse(text).laws if law.name not in set(names)]
+    return "\n\n".join(format_law(law) for law in kept) + ("\n" if kept else "")
+
+
+def resume_state(folder: str) -> tuple[WorldModel, list[dict]]:
+    """The model and round history a killed or finished run left in `folder`."""
+    model, manifest = load_model(folder)
+    return model, manifest.get("learn", {}).get("rounds", [])
