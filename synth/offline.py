@@ -48,7 +48,7 @@ class Rule:
     literals: tuple[str, ...]
     hits: int
     misses: int
-    probability: float | None  # None: deterministic
+    probability: float | tuple[float, ...] | None  # None: deterministic; a tuple: categorical
     gain: float
 
 
@@ -152,13 +152,28 @@ class OfflineProposer:
             texts += [f"daylight < {t}" for t in (0.3, 0.5, 0.7)]
         if kind != "player":
             # Only the literals that read the object: the player-level ones are shared.
-            texts = ["v.pos == ahead"] + [f"dist(v.pos, player.pos) <= {d}" for d in (1, 2, 4, 8)]
+            reach = self._reach(kind)
+            near = sorted({1, 2, 4, 8, 16, reach})
+            texts = ["v.pos == ahead"] + [f"dist(v.pos, player.pos) <= {d}" for d in near]
             texts += [f"dist(v.pos, player.pos) >= {d}" for d in (2, 5, 9)]
             for attr, spec in schema["kinds"][kind].items():
                 if spec["type"] == "int" and spec.get("max") is not None:
                     low = int(spec.get("min", 0))
                     texts += [f"v.{attr} <= {t}" for t in range(low, int(spec["max"]))]
         return texts
+
+    def _reach(self, kind: str) -> int:
+        """The farthest (Manhattan) distance from the player at which an object of `kind` was seen
+        to change: creatures beyond it may be frozen, as Crafter's are."""
+        farthest = 0
+        for state, _, next_state in self.transitions:
+            player = next(o for o in state["objects"] if o["kind"] == "player")
+            px, py = player["pos"]
+            after = {o["id"]: o for o in next_state["objects"]}
+            for obj in state["objects"]:
+                if obj["kind"] == kind and after.get(obj["id"]) != obj:
+                    farthest = max(farthest, abs(obj["pos"][0] - px) + abs(obj["pos"][1] - py))
+        return max(farthest, 1)
 
     def _rows(self, kind: str, effect: str):
         """Per row where `effect` applies: (row index into [N] or [N, M], category), where the
@@ -285,6 +300,12 @@ class OfflineProposer:
                 evidence[effect] = (keys, category, texts, literal_rows)
         claimed = torch.tensor(sorted((n << 40) | c for n, c in (covered or ())), dtype=torch.int64)
         rules = []
+        attr = _split(aspect)[1] if not aspect.startswith("spawn.") and aspect != "grid" else None
+        spec = self.schema["kinds"].get(kind, {}).get(attr, {})
+        if kind != "player" and spec.get("type") == "pos":
+            walk = self._walk_rule(kind, aspect, domain, claimed)
+            if walk is not None:
+                return [walk]
         for _ in range(RULES_PER_ASPECT):
             best, best_rows = None, None
             for effect, (keys, category, texts, literal_rows) in evidence.items():
@@ -349,6 +370,55 @@ class OfflineProposer:
                     break
         return best
 
+    def _walk_rule(self, kind: str, aspect: str, domain: float,
+                   claimed: torch.Tensor) -> Rule | None:
+        """A random walk for a creature's position: a categorical over a step in each direction
+        and staying, under the best single object literal (or none), fitted by EM."""
+        attr = _split(aspect)[1]
+        path = f"v.{attr}"
+        steps = [f"{name}: moved({path}, {name})" for name in DIRECTIONS.values()]
+        effect = f"{path} = choose {{param}} {{{{ {', '.join(steps)}, stay: {path} }}}}"
+        (out,) = self._evaluate(kind, [effect.format(param="walk")], effect=True)
+        rows = effect_rows(out.effects[0], out, kind, self.data.player, self.codes)
+        if rows is None:
+            return None
+        where, code, outcomes, old = rows
+        observed, present = self.data.observed(where[0], code)
+        keep = present & ~torch.isin((where[0] << 40) | code, claimed)
+        where = tuple(w[keep] for w in where)
+        outcomes, old, observed = outcomes[keep], old[keep], observed[keep]
+        if len(observed) == 0:
+            return None
+        match = (outcomes == observed.unsqueeze(1)).to(torch.float64)           # [R, 5]
+        texts, literal_rows = self._literal_rows(kind, where)
+        own = [i for i, t in enumerate(texts) if "v." in t]
+        changed = (observed != old)
+        q = min(max(float(changed.sum()) / len(changed), 1e-6), 1 - 1e-6)
+        baseline = torch.where(changed, math.log(q) - math.log(max(domain - 1, 1)),
+                               math.log(1 - q))
+        eps, literal_cost = NOISE_FLOOR, math.log(max(len(texts), 2))
+        param_cost = 4 * 0.5 * math.log(max(len(observed), 2))
+        best = None
+        for literal in [None] + own:
+            inside = (torch.ones(len(observed), dtype=torch.bool) if literal is None
+                      else literal_rows[literal] > 0)
+            if int(changed[inside].sum()) < MIN_HITS:
+                continue
+            rows_in = match[inside]
+            p = torch.full((5,), 0.2, dtype=torch.float64)
+            for _ in range(30):   # EM for the mixture weights of possibly coinciding outcomes
+                weight = rows_in * p
+                weight = weight / weight.sum(1, keepdim=True).clamp(min=1e-12)
+                p = (weight.sum(0) + 1e-3) / (weight.sum() + 5e-3)
+            likelihood = torch.log((1 - eps) * (rows_in @ p) + eps / domain)
+            gain = float((likelihood - baseline[inside]).sum())
+            net = gain - literal_cost * (1 + (literal is not None)) - param_cost
+            if net > MIN_GAIN and (best is None or net > best.gain):
+                literals = () if literal is None else (texts[literal],)
+                best = Rule(kind, effect, literals, int(changed[inside].sum()),
+                            int((rows_in.sum(1) == 0).sum()), tuple(p.tolist()), net)
+        return best
+
     # --- text -------------------------------------------------------------------------------
 
     def law_text(self, rule: Rule, aspect: str) -> str:
@@ -357,14 +427,20 @@ class OfflineProposer:
         self._names[base] += 1
         name = base if self._names[base] == 1 else f"{base}_{self._names[base]}"
         seen = rule.hits + rule.misses
-        description = (f"Learned: {rule.effect} when {' and '.join(rule.literals) or 'always'} "
+        shown = rule.effect.format(param="").replace("choose  {", "choose {") if isinstance(
+            rule.probability, tuple) else rule.effect
+        description = (f"Learned: {shown.split(' {')[0]} when {' and '.join(rule.literals) or 'always'} "
                        f"({rule.hits} of {seen} times)")
         header = f'law {name} "{description}"'
         if rule.kind != "player":
             header += f"\n  for each {rule.kind} v"
         condition = " and ".join(rule.literals)
         effect = rule.effect
-        if rule.probability is not None:
+        if isinstance(rule.probability, tuple):
+            values = [round(max(v, 0.001), 3) for v in rule.probability[:-1]]
+            values.append(round(1 - sum(values), 3))   # the init must sum to 1 exactly
+            effect = effect.format(param=f"p_{name}") + f" init ({', '.join(map(str, values))})"
+        elif rule.probability is not None:
             p = min(max(round(rule.probability, 3), 0.001), 0.999)
             effect += f" with probability p_{name} init {p}"
         return header + (f"\n  when {condition}" if condition else "") + f"\n  then {effect}\n"
