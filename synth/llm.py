@@ -33,7 +33,8 @@ import openai
 from dsl import DslError
 from synth.errors import ProposerError
 from synth.gbnf import to_gbnf
-from synth.proposer import Candidate, ProposalRequest, ProposerStats, checked_laws, extract_laws
+from synth.proposer import (Candidate, Checked, ProposalRequest, ProposerStats, checked_laws,
+                            extract_laws)
 
 DEFAULT_CACHE = pathlib.Path("~/.cache/lawsmith/llm.sqlite")
 MAX_LAWS_CHARS = 4000
@@ -303,9 +304,7 @@ class LLMProposer:
         except ProposerError as error:
             self._failed(error)
             return []
-        checked = checked_laws(extract_laws(answer), request.schema)
-        rejected = checked.rejected or ([] if checked.accepted else
-                                        [(answer.strip()[:400], DslError(_NO_LAW))])
+        checked, rejected = _read(answer, request.schema)
         candidates = [Candidate(text, self.name) for text in checked.accepted]
         self._count(rejected=len(rejected))
         if rejected and len(candidates) < request.count:
@@ -316,8 +315,8 @@ class LLMProposer:
             except ProposerError as error:
                 self._failed(error)
                 return candidates[:request.count]
-            repaired = checked_laws(extract_laws(answer), request.schema)
-            self._count(rejected=len(repaired.rejected), repaired=len(repaired.accepted))
+            repaired, still_rejected = _read(answer, request.schema)
+            self._count(rejected=len(still_rejected), repaired=len(repaired.accepted))
             candidates += [Candidate(text, self.name, "repaired once") for text in repaired.accepted]
         return candidates[:request.count]
 
@@ -388,6 +387,15 @@ class LLMProposer:
             down.set()
         what = "timed out" if isinstance(error, openai.APITimeoutError) else _short(error)
         raise ProposerError(f"{self.base_url}: {self.retries + 1} tries failed, the last: {what}")
+
+
+def _read(answer: str, schema: dict) -> tuple[Checked, list[tuple[str, DslError]]]:
+    """The checked laws of an answer, and what to reject: the failing laws, or the whole answer
+    when it has no law at all."""
+    checked = checked_laws(extract_laws(answer), schema)
+    if not checked.accepted and not checked.rejected:
+        return checked, [(answer.strip()[:400], DslError(_NO_LAW))]
+    return checked, checked.rejected
 
 
 def _short(error: Exception | None) -> str:

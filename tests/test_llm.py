@@ -143,8 +143,9 @@ def test_malformed_laws_are_repaired_once(tmp_path):
     assert (llm.stats.rejected, llm.stats.repaired) == (2, 1)
 
 
-def test_a_failed_repair_is_not_repeated(tmp_path):
-    with ScriptedServer(lambda body, n: reply(BAD)) as server:
+@pytest.mark.parametrize("answer", [BAD, "No idea."])
+def test_a_failed_repair_is_not_repeated(tmp_path, answer):
+    with ScriptedServer(lambda body, n: reply(answer)) as server:
         llm = proposer(server.url, tmp_path)
         assert llm.propose([request()]) == [[]]
     assert len(server.requests) == 2
