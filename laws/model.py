@@ -168,7 +168,6 @@ class WorldModel:
         scored = combine.scores(table, self.probability_tensor(), self.weight_tensor(), eps)
         before = StateView(state, self.schema)
         slot_p = torch.exp(scored.score - scored.log_z[table.slot_group]).tolist()
-        rest_p = torch.exp(scored.rest - scored.log_z).tolist()
         slots_of: dict[int, list[int]] = {}
         for slot, group in enumerate(table.slot_group.tolist()):
             slots_of.setdefault(group, []).append(slot)

@@ -130,7 +130,6 @@ class TableBuilder:
         before, after = StateView(state, self.schema), StateView(next_state, self.schema)
         groups: dict[str, tuple[int, dict]] = {}    # observable -> (group index, value -> slot)
         observed: dict[str, object] = {}
-        unchanged: dict[str, bool] = {}
         for firing in firings:
             law = self.law_index[firing.law]
             for prediction in firing.predictions:

@@ -203,7 +203,7 @@ def run_show(args: argparse.Namespace) -> int:
     program = parse(model.text)
     params = model.params
     uncertainty = params.get("uncertainty", {})
-    fit_info = manifest.get("fit", {})
+    fit_info = manifest.get("fit") or manifest.get("learn") or {}
     print(f"# {args.model}: {len(program.laws)} laws"
           + (f", fitted on {manifest['data']['transitions']} transitions of {manifest['data']['trace']}"
              if "data" in manifest else "")

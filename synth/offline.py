@@ -423,7 +423,8 @@ class OfflineProposer:
 
     def law_text(self, rule: Rule, aspect: str) -> str:
         """The rule as a law in the DSL, with a unique readable name."""
-        base = _identifier(f"{aspect}_{rule.literals[0] if rule.literals else 'always'}")
+        words = [_literal_word(literal) for literal in rule.literals[:2]] or ["always"]
+        base = _identifier("_".join([_aspect_word(aspect)] + words))
         self._names[base] += 1
         name = base if self._names[base] == 1 else f"{base}_{self._names[base]}"
         seen = rule.hits + rule.misses
@@ -481,7 +482,25 @@ def _number(value):
     return int(value) if float(value).is_integer() else round(float(value), 6)
 
 
+def _aspect_word(aspect: str) -> str:
+    """`player.inventory.wood` -> `wood`, `player.facing` -> `facing`, `cow.pos` -> `cow_pos`."""
+    return aspect.replace("player.inventory.", "").replace("player.", "").replace(".", "_")
+
+
+def _literal_word(literal: str) -> str:
+    """A short word for a literal, for law names: `action == do` -> `do`."""
+    patterns = [(r"^action == (\w+)$", r"\1"), (r"^material\(ahead\) == (\w+)$", r"\1"),
+                (r"^kind_at\(ahead\) == (\w+)$", r"at_\1"),
+                (r"^near\(player\.pos, (\w+), 1\)$", r"near_\1"),
+                (r"^player\.inventory\.(\w+) >= (\d+)$", r"\1_\2"),
+                (r"^dist\(v\.pos, player\.pos\) <= (\d+)$", r"within_\1"),
+                (r"^dist\(v\.pos, player\.pos\) >= (\d+)$", r"beyond_\1"),
+                (r"^v\.pos == ahead$", "ahead"), (r"^not player\.(\w+)$", r"not_\1")]
+    for pattern, replacement in patterns:
+        if re.match(pattern, literal):
+            return re.sub(pattern, replacement, literal)
+    return re.sub(r"[^A-Za-z0-9]+", "_", literal).strip("_")
+
+
 def _identifier(text: str) -> str:
-    words = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
-    words = re.sub(r"_(player|inventory|material|ahead|action)(?=_|$)", "", words)
-    return (words or "law")[:40].strip("_")
+    return (re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "law")[:40].strip("_")

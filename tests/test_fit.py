@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 
-import numpy as np
 import pytest
 
 from envs.crafter_world import CrafterWorld
@@ -98,7 +97,6 @@ def test_crafter_sapling_probability_near_a_tenth(grass_trace, tmp_path, capsys)
 
 
 def test_refit_warm_starts_and_keeps_hand_edits(tmp_path, capsys):
-    world = ToyWorld()
     trace = tmp_path / "toy.jsonl.gz"
     assert main(["explore", "--world", "toy", "--steps", "400", "--seed", "1", "-o",
                  str(trace)]) == 0

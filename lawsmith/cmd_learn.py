@@ -1,0 +1,104 @@
+"""`lawsmith learn`: from a trajectory file to a model folder of laws that explain it."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pathlib
+import time
+
+import torch
+
+from envs.trace import open_trace
+from laws.folder import MANIFEST_FILE, file_sha256
+from lawsmith.errors import UsageError
+from synth.fit import split
+from synth.learn import LearnConfig, learn, resume_state
+
+LEARN_EXAMPLE = """examples:
+  lawsmith learn runs/crafter.jsonl.gz -o models/learned
+  lawsmith learn runs/crafter.jsonl.gz -o models/learned --resume          # continue a killed run
+  LAWSMITH_LLM_API_KEY=... lawsmith learn runs/crafter.jsonl.gz -o models/llm --proposer llm \\
+      --llm-base-url http://127.0.0.1:8080/v1 --llm-model smollm2"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "learn", help="learn laws that explain a trace (offline by default, or with an LLM)",
+        description="Propose laws for what the current model leaves unexplained, check them, fit "
+                    "them with Pyro, keep what lowers the held-out NLL, prune, repeat. Every kept "
+                    "round is saved to MODEL_DIR.",
+        epilog=LEARN_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("trace", metavar="TRACE")
+    parser.add_argument("-o", "--output", required=True, metavar="MODEL_DIR")
+    parser.add_argument("--proposer", choices=("offline", "llm"), default="offline")
+    parser.add_argument("--rounds", type=int, default=4, help="most rounds (4)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in MODEL_DIR")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--heldout", type=float, default=0.2)
+    parser.add_argument("--llm-base-url", help="OpenAI-compatible endpoint, e.g. .../v1")
+    parser.add_argument("--llm-model", help="model name at the endpoint")
+    parser.add_argument("--llm-cache", metavar="FILE", help="SQLite cache of LLM answers")
+    parser.set_defaults(run=run_learn)
+
+
+def run_learn(args: argparse.Namespace) -> int:
+    if args.rounds < 1 or not 0 < args.heldout < 1:
+        raise UsageError("--rounds must be at least 1 and --heldout in (0, 1)")
+    folder = pathlib.Path(args.output)
+    if (folder / MANIFEST_FILE).exists() and not args.resume:
+        raise UsageError(f"{folder} already holds a model: pass --resume to continue it, or "
+                         "choose another -o")
+    reader = open_trace(args.trace)
+    transitions = [(t.state, t.action, t.next_state) for t in reader.transitions()]
+    if len(transitions) < 10:
+        raise UsageError(f"{args.trace} has {len(transitions)} transitions; learning needs at "
+                         "least 10")
+    start, history = (None, None)
+    if args.resume and (folder / MANIFEST_FILE).exists():
+        start, history = resume_state(str(folder))
+        if start.schema != reader.schema:
+            raise UsageError(f"the trace's schema differs from the model's in {folder}")
+    config = LearnConfig(rounds=args.rounds, seed=args.seed, heldout=args.heldout)
+    torch.set_num_threads(1)
+    train, _ = split(transitions, config.heldout, config.seed)
+    proposer = _proposer(args, train, reader.schema)
+    began = time.perf_counter()
+    manifest = {"world": reader.header["world"],
+                "data": {"trace": args.trace, "sha256": file_sha256(args.trace),
+                         "transitions": len(transitions)}}
+    model, history = learn(transitions, reader.schema, proposer, str(folder), config, manifest,
+                           start=start, history=history,
+                           progress=lambda message: print(f"  {message}", flush=True))
+    seconds = time.perf_counter() - began
+    stats = dataclasses.asdict(proposer.stats)
+    print()
+    print(f"learned {folder} from {args.trace} ({len(transitions)} transitions, "
+          f"{args.proposer} proposer)")
+    print(f"  {'round':>5} {'proposed':>9} {'kept':>5} {'pruned':>7} {'held-out NLL':>13} "
+          f"{'seconds':>8}")
+    for row in history:
+        print(f"  {row['round']:>5} {row['proposed']:>9} {row['kept']:>5} {len(row['pruned']):>7} "
+              f"{row['heldout_nll']:>13.4f} {row['seconds']:>8.1f}")
+    parameters = sum(1 if not isinstance(v, list) else len(v)
+                     for v in model.params["parameters"].values())
+    print(f"  laws {len(model.law_names)}, parameters {parameters}, time {seconds:.1f} s")
+    if args.proposer == "llm":
+        print(f"  LLM calls {stats['calls']} ({stats['cached']} cached, {stats['failures']} failed), "
+              f"tokens {stats['prompt_tokens']} in / {stats['completion_tokens']} out, "
+              f"rejected {stats['rejected']}, repaired {stats['repaired']}")
+    if len(history) <= 1:
+        print("  no round improved on the empty model; nothing was written")
+        return 1
+    return 0
+
+
+def _proposer(args: argparse.Namespace, train: list, schema: dict):
+    if args.proposer == "offline":
+        from synth.offline import OfflineProposer
+        return OfflineProposer(train, schema)
+    if not args.llm_base_url or not args.llm_model:
+        raise UsageError("--proposer llm needs --llm-base-url and --llm-model")
+    from synth.llm import LLMProposer
+    return LLMProposer(args.llm_base_url, args.llm_model, cache_path=args.llm_cache,
+                       seed=args.seed)

@@ -1,0 +1,98 @@
+"""The learner: offline induction finds the toy world's laws and a Crafter variant's recipe."""
+
+from __future__ import annotations
+
+import copy
+import pytest
+
+from envs.crafter_world import CrafterWorld
+from envs.rules import load_rules
+from envs.state import find_player
+from laws.folder import load_model
+from lawsmith.cli import main
+from synth.fit import split
+from synth.learn import LearnConfig, learn, merge_laws
+from synth.offline import OfflineProposer
+
+
+@pytest.fixture(scope="module")
+def toy_trace(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("toy") / "toy.jsonl.gz"
+    assert main(["explore", "--world", "toy", "--steps", "1500", "--seed", "5", "--policy",
+                 "random", "-o", str(path)]) == 0
+    return str(path)
+
+
+def test_learns_the_toy_world(toy_trace, tmp_path, capsys):
+    out = tmp_path / "learned"
+    assert main(["learn", toy_trace, "-o", str(out), "--rounds", "3"]) == 0
+    model, _ = load_model(out)
+    text = model.text
+    assert "player.facing = left" in text and "moved(player.pos, left)" in text
+    assert "player.inventory.drink += 1" in text and "water" in text
+    assert "player.inventory.berry += 1" in text and "material(ahead) == bush" in text
+    chance = [v for k, v in model.params["parameters"].items() if "berry" in k]
+    assert chance and 0.15 < chance[0] < 0.45
+    report = capsys.readouterr().out
+    assert "held-out NLL" in report and "laws" in report
+
+
+def test_resume_continues_the_rounds(toy_trace, tmp_path):
+    out = tmp_path / "learned"
+    assert main(["learn", toy_trace, "-o", str(out), "--rounds", "1"]) == 0
+    _, first = load_model(out)
+    assert main(["learn", toy_trace, "-o", str(out), "--rounds", "1"]) == 2  # exists: no --resume
+    assert main(["learn", toy_trace, "-o", str(out), "--rounds", "3", "--resume"]) in (0, 1)
+    _, second = load_model(out)
+    rounds = [r["round"] for r in second["learn"]["rounds"]]
+    assert rounds[:2] == [r["round"] for r in first["learn"]["rounds"]][:2]
+    assert second["learn"]["heldout_nll"] <= first["learn"]["heldout_nll"]
+
+
+def test_too_short_a_trace_exits_2(tmp_path, capsys):
+    path = tmp_path / "short.jsonl"
+    assert main(["explore", "--world", "toy", "--steps", "4", "-o", str(path)]) == 0
+    assert main(["learn", str(path), "-o", str(tmp_path / "m")]) == 2
+    assert "at least 10" in capsys.readouterr().err
+
+
+def _tree_transitions(rules_path: str | None, count: int = 300) -> tuple[list, dict]:
+    """Real-Crafter transitions of hitting a tree, stone or sand (and some noops), from varied
+    inventories."""
+    world = CrafterWorld(load_rules(rules_path))
+    start = world.reset(3)
+    player = find_player(start)
+    x, y = player["pos"]
+    player["facing"] = [0, 1]
+    start["objects"] = [o for o in start["objects"]
+                        if o["kind"] == "player" or abs(o["pos"][0] - x) + abs(o["pos"][1] - y) > 20]
+    transitions = []
+    for seed in range(count):
+        state = copy.deepcopy(start)
+        state["engine"]["seed"] = seed
+        find_player(state)["inventory"]["wood"] = seed % 5
+        grid = [list(row) for row in state["grid"]]
+        grid[y + 1][x] = world.schema["materials"][("tree", "stone", "sand")[seed % 7 % 3]]
+        state["grid"] = ["".join(row) for row in grid]
+        action = "do" if seed % 3 else "noop"
+        transitions.append((state, action, world.transition(state, action)))
+    return transitions, world.schema
+
+
+@pytest.mark.parametrize("rules_path, gain", [(None, 1), ("examples/rules/generous.yaml", 2)])
+def test_learned_laws_state_the_variants_rule(rules_path, gain, tmp_path):
+    transitions, schema = _tree_transitions(rules_path)
+    train, _ = split(transitions, 0.2, 0)
+    model, _ = learn(transitions, schema, OfflineProposer(train, schema), str(tmp_path / "m"),
+                     LearnConfig(rounds=2), {})
+    text = model.text
+    assert f"player.inventory.wood += {gain}" in text, text
+    assert "material(ahead) == tree" in text and "action == do" in text
+
+
+def test_merge_drops_duplicates_and_renames():
+    first = "law a\n  when action == do\n  then player.facing = left\n"
+    same = "law b\n  when action == do\n  then player.facing = left\n"
+    clash = "law a\n  when action == noop\n  then player.facing = right\n"
+    text, added = merge_laws(first, [same, clash, "not a law"])
+    assert added == ["a_2"] and text.count("law ") == 2
