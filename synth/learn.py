@@ -57,9 +57,24 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
     history = list(history or [])
     test_tables = build_tables(model, test, 10_000, config.device)
     best = heldout_nll(model, test_tables)
-    if not history:
-        history.append(dataclasses.asdict(Round(0, 0, len(model.law_names), [], best, 0.0)))
     asked: set[str] = set()
+
+    def checkpoint() -> None:
+        save_model(folder, model, {**manifest_extra, "learn": {
+            "rounds": history, "proposer": proposer.name,
+            "proposer_stats": dataclasses.asdict(proposer.stats),
+            "heldout_nll": best, "train_transitions": len(train),
+            "heldout_transitions": len(test)}})
+
+    if not history:
+        # Round 0: the starting model with its change rates fitted, so that the folder holds a
+        # usable model even when no law helps.
+        model = WorldModel(model.text, schema,
+                           fit(model, train, FitConfig(steps=config.fit_steps, seed=config.seed,
+                                                       device=config.device)).params)
+        best = heldout_nll(model, build_tables(model, test, 10_000, config.device))
+        history.append(dataclasses.asdict(Round(0, 0, len(model.law_names), [], best, 0.0)))
+        checkpoint()
     for number in range(len(history), config.rounds + 1):
         began = time.perf_counter()
         say = progress or (lambda message: None)
@@ -95,11 +110,7 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
             break
         model, best = fitted, nll
         history.append(dataclasses.asdict(record))
-        save_model(folder, model, {**manifest_extra, "learn": {
-            "rounds": history, "proposer": proposer.name,
-            "proposer_stats": dataclasses.asdict(proposer.stats),
-            "heldout_nll": best, "train_transitions": len(train),
-            "heldout_transitions": len(test)}})
+        checkpoint()
         say(f"round {number}: kept {record.kept} laws, held-out NLL {nll:.4f}")
     return model, history
 
