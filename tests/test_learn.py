@@ -126,3 +126,34 @@ def test_merge_drops_duplicates_and_renames():
     clash = "law a\n  when action == noop\n  then player.facing = right\n"
     text, added = merge_laws(first, [same, clash, "not a law"])
     assert added == ["a_2"] and text.count("law ") == 2
+
+
+def test_learn_with_an_llm_endpoint(toy_trace, tmp_path, capsys):
+    """The whole LLM path of `lawsmith learn` against a scripted server on 127.0.0.1."""
+    from test_llm import GOOD, ScriptedServer, reply
+
+    answer = GOOD + "\n\nlaw drink when action == do and material(ahead) == water\n" \
+                    "  then player.inventory.drink += 1\n"
+    with ScriptedServer(lambda body, n: reply(answer), limit=200) as server:
+        out = tmp_path / "llm"
+        assert main(["learn", toy_trace, "-o", str(out), "--rounds", "2", "--proposer", "llm",
+                     "--llm-base-url", server.url, "--llm-model", "fake",
+                     "--llm-cache", str(tmp_path / "cache.sqlite")]) == 0
+        assert server.requests
+    model, manifest = load_model(out)
+    assert "player.inventory.berry += 1" in model.text
+    assert manifest["learn"]["proposer"] == "llm:fake"
+    assert "LLM calls" in capsys.readouterr().out
+
+
+def test_learn_survives_an_unreachable_endpoint(toy_trace, tmp_path, capsys):
+    import socket
+    with socket.socket() as probe:   # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "m"
+    assert main(["learn", toy_trace, "-o", str(out), "--rounds", "1", "--proposer", "llm",
+                 "--llm-base-url", f"http://127.0.0.1:{port}/v1", "--llm-model", "fake",
+                 "--llm-cache", str(tmp_path / "cache.sqlite")]) == 0
+    model, _ = load_model(out)   # a usable (empty) model, no crash
+    assert model.law_names == []
