@@ -78,3 +78,22 @@ def record(world, policy: Policy, path: str, steps: int, seed: int, start: dict 
             if progress and action is not None:
                 progress(t + 1)
         return run_episode(world, policy, steps, seed, start, write)
+
+
+def record_lives(world, policy: Policy, path: str, transitions: int, first_seed: int = 0,
+                 steps: int = 2000) -> int:
+    """Record lives (seeds first_seed, first_seed + 1, ...) into one trace until it holds
+    `transitions` transitions; each life ends at death or `steps` actions. Returns the lives."""
+    header = make_header(world.name, world.schema, config={**world.config(), "seed": first_seed},
+                         rules=getattr(world, "rules", None),
+                         recorder={"policy": policy.name, "transitions": transitions})
+    with TraceWriter(path, header) as writer:
+        collected, episode = 0, 0
+        while collected < transitions:
+            def write(t: int, state: dict, action: str | None, end: str | None,
+                      episode: int = episode) -> None:
+                writer.write_step(episode, t, state, action, end)
+            collected += run_episode(world, policy, min(steps, transitions - collected),
+                                     first_seed + episode, None, write)
+            episode += 1
+    return episode

@@ -19,8 +19,8 @@ import time
 import torch
 
 from envs.crafter_world import CrafterWorld
-from envs.recorder import run_episode
-from envs.trace import TraceWriter, make_header, open_trace
+from envs.recorder import record_lives
+from envs.trace import open_trace
 from envs.worlds import make_policy
 from laws.model import WorldModel
 from synth.fit import FitConfig, build_tables, fit
@@ -30,20 +30,10 @@ RUNS = pathlib.Path(__file__).parent.parent / "runs"
 
 
 def crafter_trace(size: int) -> pathlib.Path:
-    """A cached multi-episode explorer trace with at least `size` transitions."""
+    """A cached multi-life explorer trace with `size` transitions."""
     path = RUNS / f"bench_crafter_{size}.jsonl.gz"
-    if path.exists():
-        return path
-    world, policy = CrafterWorld(), make_policy("explorer")
-    header = make_header("crafter", world.schema, config=world.config(), rules=world.rules,
-                         recorder={"policy": policy.name, "transitions": size})
-    with TraceWriter(path, header) as writer:
-        collected, episode = 0, 0
-        while collected < size:
-            def write(t, state, action, end, episode=episode):
-                writer.write_step(episode, t, state, action, end)
-            collected += run_episode(world, policy, min(2000, size - collected), episode, None, write)
-            episode += 1
+    if not path.exists():
+        record_lives(CrafterWorld(), make_policy("explorer"), str(path), size)
     return path
 
 

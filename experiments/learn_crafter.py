@@ -17,9 +17,9 @@ import time
 import torch
 
 from envs.crafter_world import CrafterWorld
-from envs.recorder import run_episode
+from envs.recorder import record_lives
 from envs.rules import load_rules
-from envs.trace import TraceWriter, make_header, open_trace
+from envs.trace import open_trace
 from envs.worlds import make_policy
 from laws.model import WorldModel
 from synth.fit import FitConfig, build_tables, fit, split
@@ -35,19 +35,9 @@ def explorer_trace(size: int, rules_path: str | None) -> pathlib.Path:
     """A cached explorer trace of `size` transitions over as many lives as it takes."""
     tag = pathlib.Path(rules_path).stem if rules_path else "default"
     path = ROOT / "runs" / f"learn_{tag}_{size}.jsonl.gz"
-    if path.exists():
-        return path
-    world, policy = CrafterWorld(load_rules(rules_path)), make_policy("explorer")
-    header = make_header("crafter", world.schema, config=world.config(), rules=world.rules,
-                         recorder={"policy": policy.name, "transitions": size})
-    with TraceWriter(path, header) as writer:
-        collected, episode = 0, 0
-        while collected < size:
-            def write(t, state, action, end, episode=episode):
-                writer.write_step(episode, t, state, action, end)
-            collected += run_episode(world, policy, min(2000, size - collected), 100 + episode,
-                                     None, write)
-            episode += 1
+    if not path.exists():
+        record_lives(CrafterWorld(load_rules(rules_path)), make_policy("explorer"), str(path),
+                     size, first_seed=100)
     return path
 
 

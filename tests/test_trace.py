@@ -170,3 +170,12 @@ def test_gzip_is_detected_by_extension(tmp_path, good_lines):
     with gzip.open(path, "wt") as handle:
         handle.write("".join(json.dumps(x) + "\n" for x in good_lines))
     assert len(list(open_trace(path).transitions())) == 5
+
+
+def test_record_lives_fills_one_trace_with_several_episodes(tmp_path):
+    from envs.recorder import record_lives
+    path = tmp_path / "lives.jsonl"
+    assert record_lives(ToyWorld(), RandomPolicy(), str(path), 250, steps=100) == 3
+    reader = open_trace(path)
+    assert len(list(reader.transitions())) == 250
+    assert [s.episode for s in reader.steps() if s.end] == [0, 1, 2]
