@@ -67,20 +67,26 @@ _LAW_START = re.compile(r'^[ \t]*(?:(?:\d+[.)]|[-*])[ \t]+)?(law[ \t]+[A-Za-z_]\
                         r'(?:"|for\b|when\b|then\b|$))', re.M)
 _FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.S)
-# A line that ends a law block: a Markdown fence or list item, or an English sentence
-# ("This law ...", "Note: ..."); law lines start with a keyword, a lower-case name or a symbol.
-_PROSE = re.compile(r"^[ \t]*(?:```|[-*] |\d+[.)] |[A-Z][a-z]*[,:]?[ \t]+\S)")
+# A line that ends a law block: a Markdown fence, an English sentence ("This law ...", "Note: ...")
+# or a list item that starts one; law lines start with a keyword, a lower-case name or a symbol
+# (`- noop` may go on an expression).
+_PROSE = re.compile(r"^[ \t]*(?:```|(?:[-*]|\d+[.)])[ \t]+[A-Z]|[A-Z][a-z]*[,:]?[ \t]+\S)")
 
 
 def extract_laws(text: str) -> list[str]:
     """The law blocks in a model's answer, one `law ...` block per item, prose and fences dropped.
 
-    Fenced code is preferred when the answer has any; each block runs from its `law NAME` line to
+    Fenced code is preferred when the answer has any. An answer that parses whole (as one written
+    under the grammar does) gives its laws; otherwise each block runs from its `law NAME` line to
     the next law or the first line that looks like prose."""
     text = _THINK.sub("", text)
     fenced = _FENCE.findall(text)
     if fenced:
         text = "\n".join(fenced)
+    try:
+        return [format_law(law) for law in parse(text).laws]
+    except DslError:
+        pass
     starts = [m.start(1) for m in _LAW_START.finditer(text)]
     blocks = []
     ends = [m.start() for m in _LAW_START.finditer(text)][1:] + [len(text)]

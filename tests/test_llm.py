@@ -278,7 +278,10 @@ def test_extract_laws():
               f"and\n```\n{GOOD2}\nThis one is simpler.\n```\nthe law that explains it is above.")
     assert extract_laws(answer) == [GOOD, GOOD2]
     assert extract_laws(f"1. {GOOD}\n2. {GOOD2}") == [GOOD, GOOD2]
-    assert extract_laws(f"{GOOD}\n- a list item") == [GOOD]
+    assert extract_laws(f"{GOOD}\n- A list item") == [GOOD]
+    grammar_made = "law a\n  when action == do\n- noop\n* 2\n  then x = 1\nlaw b then y = 2"
+    assert extract_laws(grammar_made) == ["law a\n  when action == do - noop * 2\n  then x = 1",
+                                          "law b\n  then y = 2"]
     checked = checked_laws([GOOD + "\n" + GOOD2, BAD, BROKEN], toy_schema())
     assert len(checked.accepted) == 2 and len(checked.rejected) == 2
 
