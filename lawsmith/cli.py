@@ -8,11 +8,11 @@ import sys
 from dsl.errors import DslError
 from envs.errors import TraceError
 from laws.errors import ModelError
-from lawsmith import cmd_dsl, cmd_env, cmd_learn, cmd_model
+from lawsmith import cmd_dsl, cmd_env, cmd_eval, cmd_learn, cmd_model
 from lawsmith.errors import UsageError
 
 # Each command module adds its verbs with `register(subparsers)`.
-COMMAND_MODULES = [cmd_env, cmd_dsl, cmd_model, cmd_learn]
+COMMAND_MODULES = [cmd_env, cmd_dsl, cmd_model, cmd_learn, cmd_eval]
 # Errors that mean bad input: reported in one line, exit code 2.
 INPUT_ERRORS: tuple[type[Exception], ...] = (TraceError, DslError, ModelError, UsageError)
 
