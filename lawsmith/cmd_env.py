@@ -9,13 +9,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from envs.changes import changes
 from envs.errors import TraceError
-from envs.recorder import record
+from envs.recorder import record, record_lives
 from envs.trace import open_trace
 from envs.worlds import POLICIES, WORLDS, make_policy, make_world
 
 EXPLORE_EXAMPLE = """example:
   lawsmith explore --world crafter --steps 2000 --seed 1 -o runs/crafter.jsonl.gz
   lawsmith explore --world crafter --rules examples/rules/wood_pickaxe_3.yaml --steps 500 -o v.jsonl
+  lawsmith explore --world crafter --transitions 2000 -o runs/lives.jsonl.gz   # several lives
 The same arguments give a byte-identical file."""
 
 INFO_EXAMPLE = """example:
@@ -34,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     explore.add_argument("--steps", type=_positive, default=2000, help="most actions (default 2000)")
     explore.add_argument("--seed", type=int, default=0)
     explore.add_argument("--policy", choices=POLICIES, default="explorer")
+    explore.add_argument("--transitions", type=_positive, metavar="N",
+                         help="record lives (seeds S, S+1, ...) until the trace holds N "
+                              "transitions, each life at most --steps actions")
     explore.add_argument("-o", "--output", required=True, metavar="TRACE",
                          help="output file (.jsonl, or .jsonl.gz to compress)")
     explore.set_defaults(run=run_explore)
@@ -57,6 +61,12 @@ def _positive(text: str) -> int:
 def run_explore(args: argparse.Namespace) -> int:
     world = make_world(args.world, args.rules)
     policy = make_policy(args.policy)
+    if args.transitions:
+        lives = record_lives(world, policy, args.output, args.transitions, args.seed, args.steps)
+        print(f"wrote {args.output}: {args.transitions} transitions over {lives} lives "
+              f"(world {args.world}, seeds {args.seed}..{args.seed + lives - 1}, "
+              f"policy {args.policy})")
+        return 0
     columns = (TextColumn("exploring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=True) as progress:
         task = progress.add_task("explore", total=args.steps)

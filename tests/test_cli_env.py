@@ -43,3 +43,12 @@ def test_bad_usage_exits_2(capsys):
     with pytest.raises(SystemExit) as caught:
         main(["explore", "--world", "mars", "-o", "x.jsonl"])
     assert caught.value.code == 2
+
+
+def test_explore_several_lives(tmp_path, capsys):
+    out = tmp_path / "lives.jsonl"
+    assert main(["explore", "--world", "toy", "--transitions", "250", "--steps", "100",
+                 "-o", str(out)]) == 0
+    assert "250 transitions over 3 lives" in capsys.readouterr().out
+    assert main(["trace", "info", str(out)]) == 0
+    assert "episodes    3" in capsys.readouterr().out
