@@ -43,16 +43,17 @@ def comparable(state: dict) -> dict:
 
 
 class LawModel:
-    """A fitted laws model (a model folder, or laws fitted in memory)."""
+    """A fitted laws model (a model folder, or laws fitted in memory). `unexplained=False` samples
+    only what the laws predict (cheaper and steadier rollouts for planning)."""
 
-    def __init__(self, model: WorldModel, name: str):
-        self.model, self.name = model, name
+    def __init__(self, model: WorldModel, name: str, unexplained: bool = True):
+        self.model, self.name, self.unexplained = model, name, unexplained
 
     def log_prob(self, state: dict, action: str, next_state: dict) -> float:
         return self.model.log_prob(state, action, next_state).total
 
     def sample(self, state: dict, action: str, seed: int) -> dict:
-        return self.model.sample(state, action, seed)
+        return self.model.sample(state, action, seed, unexplained=self.unexplained)
 
 
 class TrueModel:
