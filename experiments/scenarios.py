@@ -116,10 +116,11 @@ def base_state(world, seed: int) -> dict:
     return state
 
 
-def with_seed(state: dict, seed: int) -> dict:
-    """A copy of `state` whose engine draws fresh randomness from `seed`."""
+def with_seed(state: dict, *seeds: int) -> dict:
+    """A copy of `state` whose engine draws fresh randomness, derived from `seeds`."""
     state = copy.deepcopy(state)
-    state["engine"]["seed"] = int(hashlib.sha256(str(seed).encode()).hexdigest()[:8], 16)
+    text = ":".join(str(seed) for seed in seeds)
+    state["engine"]["seed"] = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
     return state
 
 

@@ -1,0 +1,79 @@
+"""OneLife's evaluation protocol for one model: for every scenario and trial, rank the true next state
+among distractors by the model's log-probability, and compare the model's sample with the truth.
+
+A trial gives the scenario's state a fresh engine seed, so stochastic mechanics (a cow's walk) differ
+between trials. Success and failing variants are separate rows, never merged: `summarise` groups by
+(model, scenario, variant).
+
+    rows = evaluate_model(TrueModel(world), scenarios(world, seed=0), world, trials=3, seed=0)
+    table = summarise(rows)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import numpy as np
+
+from experiments.distractors import distractors
+from experiments.metrics import fidelity, rank_truth
+from experiments.models import comparable
+from experiments.scenarios import Scenario, with_seed
+
+METRICS = ("rank", "top1", "mrr", "recall", "edit_distance", "edit_distance_norm", "patch_iou",
+           "sample_shows_mechanic")
+
+
+def evaluate_model(model, scenarios: list[Scenario], world, trials: int = 3,
+                   seed: int = 0) -> list[dict]:
+    """One row per (scenario, variant, trial) with the ranking and fidelity numbers."""
+    rows = []
+    for index, scenario in enumerate(scenarios):
+        for trial in range(trials):
+            rows.append(evaluate_trial(model, scenario, world, trial, seed, index))
+    return rows
+
+
+def evaluate_trial(model, scenario: Scenario, world, trial: int, seed: int, index: int) -> dict:
+    """Rank the truth among distractors and the model's own sample; measure the sample's fidelity."""
+    state = with_seed(scenario.state, seed, trial)
+    action = scenario.action
+    truth = world.transition(state, action)
+    rng = np.random.default_rng([seed, trial, index])
+    candidates = [("truth", truth)] + distractors(state, action, truth, world.schema, rng,
+                                                  world.rules)
+    sample = model.sample(state, action, seed=trial)
+    if _key(sample) not in {_key(c) for _, c in candidates}:
+        candidates.append(("model_sample", sample))
+    scores = [model.log_prob(state, action, candidate) for _, candidate in candidates]
+    ranking = rank_truth(scores, truth=0)
+    close = fidelity(state, sample, truth)
+    return {"model": model.name, "scenario": scenario.name, "variant": scenario.variant,
+            "trial": trial, "candidates": ranking.candidates, "rank": ranking.rank,
+            "top1": ranking.top1, "mrr": ranking.reciprocal, "recall": ranking.recall,
+            "edit_distance": close.edit_distance, "edit_distance_norm": close.normalised,
+            "patch_iou": close.patch_iou,
+            "sample_shows_mechanic": float(scenario.happened(state, sample)),
+            "truth_shows_mechanic": float(scenario.happened(state, truth))}
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Mean and standard deviation (over trials, ddof=0) of each metric per (model, scenario,
+    variant), in first-seen order."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[(row.get("model"), row["scenario"], row["variant"])].append(row)
+    table = []
+    for (model, scenario, variant), group in groups.items():
+        entry = {"model": model, "scenario": scenario, "variant": variant, "trials": len(group)}
+        for metric in METRICS:
+            values = np.array([row[metric] for row in group], dtype=float)
+            entry[f"{metric}_mean"] = float(values.mean())
+            entry[f"{metric}_std"] = float(values.std())
+        table.append(entry)
+    return table
+
+
+def _key(state: dict) -> str:
+    return json.dumps(comparable(state), sort_keys=True)
