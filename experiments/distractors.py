@@ -11,11 +11,11 @@ collect, craft or place also counts its achievement, as the real one would):
 | `vanish:<kind>[id]` | a creature gone |
 | `survive:<kind>[id]` | a creature that died (or was eaten) still there |
 | `player_health±3` | the player's health off by three |
-| `inventory:<item>±1` | an inventory count off by one (the items that changed, and one at random) |
-| `collect:<material>` | the faced cell collected although not allowed (no tool), or a material that is not there |
-| `craft:<item>` | an item crafted without its requirements (the action's own recipe, and one at random) |
-| `place:<thing>` | something placed where not allowed, without the items, or on the wrong cell |
-| `move:<action>` | the player moved on a non-move action, stayed on a move, or walked into a blocked cell |
+| `inventory:<item>±1` | an inventory count off by one (the items that changed, one at random) |
+| `collect:<material>` | the faced cell collected though not allowed, or a material not there |
+| `craft:<item>` | crafted without its needs (the action's own recipe, one at random) |
+| `place:<thing>` | placed where not allowed, without the items, or on the wrong cell |
+| `move:<action>` | moved on a non-move action, stayed on a move, or walked into a block |
 | `sleeping` | the player's sleeping flag flipped |
 
 Only candidates that differ from the truth in `comparable()` form and are valid states are kept,
@@ -182,19 +182,13 @@ def wrong_move(state, action, true_next, schema, rules, rng) -> Iterator[Candida
     """A non-move action moves the player ahead; a move stays put, or goes through a block."""
     before, after = find_player(state), find_player(true_next)
     if action not in MOVES:
-        step = after["facing"]
-        label = f"move:{action}"
+        step, label = after["facing"], f"move:{action}"
     elif after["pos"] != before["pos"]:
         step, label = (0, 0), f"move:{action}:stayed"
-        new = _copy(true_next)
-        find_player(new)["pos"] = list(before["pos"])
-        yield label, new
-        return
     else:
         step, label = MOVES[action], f"move:{action}:blocked"
     new = _copy(true_next)
-    player = find_player(new)
-    player["pos"] = [before["pos"][0] + step[0], before["pos"][1] + step[1]]
+    find_player(new)["pos"] = [before["pos"][0] + step[0], before["pos"][1] + step[1]]
     yield label, new
 
 
@@ -206,8 +200,8 @@ def sleeping_flipped(state, action, true_next, schema, rules, rng) -> Iterator[C
 
 
 MISTAKES: tuple[Callable[..., Iterator[Candidate]], ...] = (
-    creature_health, creature_shift, creature_vanish, creature_survives, player_health, inventory_counts,
-    illegal_collect, illegal_craft, illegal_place, wrong_move, sleeping_flipped)
+    creature_health, creature_shift, creature_vanish, creature_survives, player_health,
+    inventory_counts, illegal_collect, illegal_craft, illegal_place, wrong_move, sleeping_flipped)
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -1,21 +1,22 @@
-"""The metrics of OneLife's protocol: how a model ranks the true next state among distractors, and how
-close its sampled next state is to the true one.
+"""The metrics of OneLife's protocol: how a model ranks the true next state among distractors, and
+how close its sampled next state is to the true one.
 
 Ranking (candidates scored by the model's log-probability, the truth among them):
 - rank: 1 + the number of OTHER candidates scoring >= the truth. Ties count against the model
-  (pessimistic), so a model that scores everything alike ranks the truth last, not first. A NaN score
-  counts as -inf.
+  (pessimistic), so a model that scores everything alike ranks the truth last, not first. A NaN
+  score counts as -inf.
 - rank@1: rank == 1. MRR: the mean of 1 / rank. Normalised recall: 1 - (rank - 1) / (N - 1) for N
   candidates (1 when N == 1): 1 for the truth first, 0 for last.
 
 Fidelity (a sampled next state against the true one), on the JSON form of `comparable()` states:
 - `json_patch(a, b)`: RFC 6902 operations (add / remove / replace) turning `a` into `b`. Dicts are
-  compared key by key, lists of records with an `id` are matched by id (the path segment is the id,
-  not the list index), other lists by index. In `document()` each grid row is split into its cells, so
-  a changed cell is one operation at `/grid/<y>/<x>` rather than a whole replaced row.
-- edit distance: the number of operations from the sample to the truth; normalised: that divided by
-  the number of leaves (scalars, grid cells included) of the true state's document. With a 64x64 grid
-  the denominator is dominated by its 4,096 cells, so normalised distances are small numbers.
+  compared key by key, lists of records with an `id` are matched by id (the path segment is the
+  id, not the list index), other lists by index. In `document()` each grid row is split into its
+  cells, so a changed cell is one operation at `/grid/<y>/<x>` rather than a whole replaced row.
+- edit distance: the number of operations from the sample to the truth; normalised: that divided
+  by the number of leaves (scalars, grid cells included) of the true state's document. With a 64x64
+  grid the denominator is dominated by its 4,096 cells, so normalised distances are small numbers.
+  Hidden fields of objects (hunger, plant growth...) are part of the records, so they count too.
 - patch IoU: |P(s->sample) & P(s->truth)| / |P(s->sample) | P(s->truth)|, both patches from the
   current state s, operations compared as (op, path, value) triples; 1 when both patches are empty
   (the model rightly predicts that nothing changes).

@@ -1,12 +1,19 @@
-"""OneLife's evaluation protocol for one model: for every scenario and trial, rank the true next state
-among distractors by the model's log-probability, and compare the model's sample with the truth.
+"""OneLife's evaluation protocol for one model: for every scenario and trial, rank the true next
+state among distractors by the model's log-probability, and compare the model's sample with the
+truth.
 
-A trial gives the scenario's state a fresh engine seed, so stochastic mechanics (a cow's walk) differ
-between trials. Success and failing variants are separate rows, never merged: `summarise` groups by
-(model, scenario, variant).
+A trial gives the scenario's state a fresh engine seed, so stochastic mechanics (a cow's walk)
+differ between trials. Success and failing variants are separate rows, never merged: `summarise`
+groups by (model, scenario, variant).
 
     rows = evaluate_model(TrueModel(world), scenarios(world, seed=0), world, trials=3, seed=0)
-    table = summarise(rows)
+    table = summarise(rows)            # mean and std per (model, scenario, variant)
+    overall(rows), mrr_by_scenario(rows)  # per variant; {scenario: {variant: MRR}}
+
+Row fields: rank (ties pessimistic), rank1, mrr, recall, edits (JSON-patch operations from the
+model's sample to the truth), edits_norm (per leaf of the true state), iou (patch IoU),
+sample_shows_mechanic / truth_shows_mechanic (the scenario's check on the sample / the truth).
+See experiments/metrics.py for the definitions.
 """
 
 from __future__ import annotations
@@ -21,8 +28,7 @@ from experiments.metrics import fidelity, rank_truth
 from experiments.models import comparable
 from experiments.scenarios import Scenario, with_seed
 
-METRICS = ("rank", "top1", "mrr", "recall", "edit_distance", "edit_distance_norm", "patch_iou",
-           "sample_shows_mechanic")
+METRICS = ("rank", "rank1", "mrr", "recall", "edits", "edits_norm", "iou", "sample_shows_mechanic")
 
 
 def evaluate_model(model, scenarios: list[Scenario], world, trials: int = 3,
@@ -36,7 +42,8 @@ def evaluate_model(model, scenarios: list[Scenario], world, trials: int = 3,
 
 
 def evaluate_trial(model, scenario: Scenario, world, trial: int, seed: int, index: int) -> dict:
-    """Rank the truth among distractors and the model's own sample; measure the sample's fidelity."""
+    """Rank the truth among distractors and the model's own sample; measure the sample's
+    fidelity."""
     state = with_seed(scenario.state, seed, trial)
     action = scenario.action
     truth = world.transition(state, action)
@@ -51,9 +58,8 @@ def evaluate_trial(model, scenario: Scenario, world, trial: int, seed: int, inde
     close = fidelity(state, sample, truth)
     return {"model": model.name, "scenario": scenario.name, "variant": scenario.variant,
             "trial": trial, "candidates": ranking.candidates, "rank": ranking.rank,
-            "top1": ranking.top1, "mrr": ranking.reciprocal, "recall": ranking.recall,
-            "edit_distance": close.edit_distance, "edit_distance_norm": close.normalised,
-            "patch_iou": close.patch_iou,
+            "rank1": ranking.top1, "mrr": ranking.reciprocal, "recall": ranking.recall,
+            "edits": close.edit_distance, "edits_norm": close.normalised, "iou": close.patch_iou,
             "sample_shows_mechanic": float(scenario.happened(state, sample)),
             "truth_shows_mechanic": float(scenario.happened(state, truth))}
 
@@ -73,6 +79,23 @@ def summarise(rows: list[dict]) -> list[dict]:
             entry[f"{metric}_std"] = float(values.std())
         table.append(entry)
     return table
+
+
+def overall(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """The mean of each metric per variant, over all scenarios and trials (rows of one model)."""
+    by_variant: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_variant[row["variant"]].append(row)
+    return {variant: {metric: float(np.mean([row[metric] for row in group])) for metric in METRICS}
+            for variant, group in by_variant.items()}
+
+
+def mrr_by_scenario(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """{scenario: {variant: mean MRR over trials}} (rows of one model)."""
+    table: dict[str, dict[str, float]] = defaultdict(dict)
+    for entry in summarise(rows):
+        table[entry["scenario"]][entry["variant"]] = entry["mrr_mean"]
+    return dict(table)
 
 
 def _key(state: dict) -> str:
