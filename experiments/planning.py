@@ -14,7 +14,7 @@ real world rewards?
 
 Any object with `sample(state, action, seed) -> next_state` can be the model.
 
-    python experiments/planning.py MODEL_DIR [--trials 8] [--episodes 3] [--steps 150]
+    python experiments/planning.py MODEL_DIR [--trials 8] [--episodes 3] [--steps 200]
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from envs.crafter_world import CrafterWorld
 from envs.state import find_player
 
 # --- settings (CleanRL style) -------------------------------------------------------------------
-TRIALS = 8            # rollouts per strategy and model in strategy ranking
+TRIALS = 16           # rollouts per strategy and model in strategy ranking
 EPISODES = 3          # MPC / random episodes
-STEPS = 150           # real steps per episode (fewer if the player dies)
+STEPS = 200           # real steps per episode (fewer if the player dies)
 HORIZON = 3           # MPC: imagined steps per action sequence
-ROLLOUTS = 34         # MPC: imagined sequences per real step (2 per first action)
+ROLLOUTS = 17         # MPC: imagined sequences per real step (at least one per first action)
 DISCOUNT = 0.9        # MPC: an achievement imagined at step t counts DISCOUNT ** t
 HEALTH_WEIGHT = 0.1   # MPC: value of one health point against one new achievement
 DEATH_COST = 5.0      # MPC: cost of an imagined death
@@ -115,13 +115,13 @@ def final_health(start: dict, end: dict) -> float:
     return float(find_player(end)["inventory"]["health"])
 
 
-def arena(world: CrafterWorld, seed: int, cells: dict[tuple[int, int], str] = (),
+def arena(world: CrafterWorld, base: dict, cells: dict[tuple[int, int], str] = (),
           creatures: tuple[tuple[str, int, int, dict], ...] = (), facing=(0, 1),
           **player_fields) -> dict:
-    """A generated world with every creature removed and grass cleared around the player, then the
-    given cells (player-relative, by material name), creatures (kind, dx, dy, attributes), facing and
-    player fields (`inventory` items are merged). Checked by loading it into `world`."""
-    state = copy.deepcopy(world.reset(seed))
+    """A generated world `base` with every creature removed and grass cleared around the player, then
+    the given cells (player-relative, by material name), creatures (kind, dx, dy, attributes), facing
+    and player fields (`inventory` items are merged). Checked by loading it into `world`."""
+    state = copy.deepcopy(base)
     codes = world.schema["materials"]
     player = find_player(state)
     x, y = player["pos"]
@@ -145,24 +145,25 @@ def arena(world: CrafterWorld, seed: int, cells: dict[tuple[int, int], str] = ()
 
 
 def situations(world: CrafterWorld, seed: int = SEED) -> list[Situation]:
-    """The hand-set situations and their strategies."""
+    """The hand-set situations and their strategies, in the world generated for `seed`."""
+    base = world.reset(seed)
     trees = "move_left", "do", "move_right", "do", "move_down", "do"
     return [
         Situation(
             "mine_stone", "facing stone beside a table with 1 wood: make a pickaxe first?",
-            arena(world, seed, {(0, 1): "stone", (-1, 0): "table"}, inventory={"wood": 1}),
+            arena(world, base, {(0, 1): "stone", (-1, 0): "table"}, inventory={"wood": 1}),
             (Strategy("pickaxe_first", script("make_wood_pickaxe", "do", "do")),
              Strategy("dig_bare", script("do", "do", "do"))),
             3, "stone gained", gained("inventory", "stone"), 0.25),
         Situation(
             "wood_pickaxe", "between three trees: collect wood, then a pickaxe with or without a table",
-            arena(world, seed, {(-1, 0): "tree", (1, 0): "tree", (0, 1): "tree"}),
+            arena(world, base, {(-1, 0): "tree", (1, 0): "tree", (0, 1): "tree"}),
             (Strategy("place_table", script(*trees, "place_table", "make_wood_pickaxe")),
              Strategy("no_table", script(*trees, "noop", "make_wood_pickaxe"))),
             8, "wood pickaxe gained", gained("inventory", "wood_pickaxe"), 0.25),
         Situation(
             "zombie_fight", "a zombie beside the player: defeat it within 4 steps?",
-            arena(world, seed, creatures=(("zombie", 1, 0, {"health": 5, "cooldown": 5}),),
+            arena(world, base, creatures=(("zombie", 1, 0, {"health": 5, "cooldown": 5}),),
                   facing=(1, 0)),
             (Strategy("wood_sword", hunt("zombie"), give(wood_sword=1)),
              Strategy("bare_hands", hunt("zombie")),
@@ -170,20 +171,20 @@ def situations(world: CrafterWorld, seed: int = SEED) -> list[Situation]:
             4, "zombie defeated", unlocked("defeat_zombie"), 0.25),
         Situation(
             "zombie_health", "a zombie beside the player, ready to hit: health after 10 steps",
-            arena(world, seed, creatures=(("zombie", 1, 0, {"health": 5, "cooldown": 0}),), facing=(1, 0)),
+            arena(world, base, creatures=(("zombie", 1, 0, {"health": 5, "cooldown": 0}),), facing=(1, 0)),
             (Strategy("fight_sword", hunt("zombie"), give(wood_sword=1)),
              Strategy("stand", script()),
              Strategy("walk_away", script(*["move_left"] * 10))),
             10, "health at the end", final_health, 0.5),
         Situation(
             "drink", "thirsty beside water: drink or walk away",
-            arena(world, seed, {(-1, 0): "water"}, inventory={"drink": 1}, thirst=20),
+            arena(world, base, {(-1, 0): "water"}, inventory={"drink": 1}, thirst=20),
             (Strategy("drink", script("move_left", "do", "do", "do")),
              Strategy("walk_away", script(*["move_right"] * 4))),
             4, "drink gained", gained("inventory", "drink"), 0.5),
         Situation(
             "eat_cow", "a cow beside the player: eat it within 3 steps?",
-            arena(world, seed, creatures=(("cow", 1, 0, {"health": 3}),), facing=(1, 0)),
+            arena(world, base, creatures=(("cow", 1, 0, {"health": 3}),), facing=(1, 0)),
             (Strategy("wood_sword", hunt("cow"), give(wood_sword=1)),
              Strategy("bare_hands", hunt("cow")),
              Strategy("ignore", script())),
@@ -251,11 +252,12 @@ def kendall_tau_b(a: list[int], b: list[int]) -> float:
 
 
 def rank_strategies(model: Model, true_model: Model, world: CrafterWorld, trials: int = TRIALS,
-                    seed: int = SEED) -> list[dict]:
-    """One row per situation: each strategy's mean score in the model and the true world, and
-    whether the model orders them the same (pairwise agreement, tau-b, all pairs agree)."""
+                    seed: int = SEED, cases: list[Situation] | None = None) -> list[dict]:
+    """One row per situation (`cases`, default `situations(world, seed)`): each strategy's mean
+    score in the model and the true world, and whether the model orders them the same (pairwise
+    agreement, tau-b, all pairs agree)."""
     rows = []
-    for situation in situations(world, seed):
+    for situation in cases if cases is not None else situations(world, seed):
         imagined = strategy_scores(model, situation, trials, seed)
         real = strategy_scores(true_model, situation, trials, seed + 1)
         model_pairs, true_pairs = order(imagined, situation.tie), order(real, situation.tie)
@@ -324,25 +326,27 @@ def episode_starts(world: CrafterWorld, episodes: int, seed: int) -> list[dict]:
 def run_episodes(choose: Callable[[dict, np.random.Generator], str], world: CrafterWorld,
                  starts: list[dict], steps: int, seed: int) -> dict:
     """Act with `choose(state, rng)` in the real world from each start for up to `steps` steps;
-    achievements unlocked per episode, their success rates (percent) and the Crafter score."""
+    the actions taken and achievements unlocked per episode, their success rates (percent) and the
+    Crafter score."""
     names = list(world.rules["achievements"])
     unlocked_in: list[list[str]] = []
+    taken: list[list[str]] = []
     lengths, deaths = [], 0
     began = time.perf_counter()
     for e, start in enumerate(starts):
         rng = np.random.default_rng(_seed(seed, "episode", e))
-        state, end, t = start, None, 0
-        while t < steps and end is None:
-            action = choose(state, rng)
+        state, end, actions = start, None, []
+        while len(actions) < steps and end is None:
+            actions.append(choose(state, rng))
             world.load(state, validate=False)  # a TrueModel planner may share this world
-            state, end = world.step(action)
-            t += 1
+            state, end = world.step(actions[-1])
         deaths += end == "dead"
-        lengths.append(t)
+        lengths.append(len(actions))
+        taken.append(actions)
         unlocked_in.append(sorted(k for k, v in find_player(state)["achievements"].items() if v))
     rates = [100.0 * sum(name in u for u in unlocked_in) / len(starts) for name in names]
     return {"episodes": len(starts), "steps": sum(lengths), "deaths": deaths,
-            "unlocked": unlocked_in, "rates": dict(zip(names, rates)),
+            "actions": taken, "unlocked": unlocked_in, "rates": dict(zip(names, rates)),
             "mean_unlocked": float(np.mean([len(u) for u in unlocked_in])),
             "score": crafter_score(rates), "seconds": time.perf_counter() - began}
 
@@ -413,9 +417,11 @@ def main() -> None:
     world = CrafterWorld()
     true_model = TrueModel(CrafterWorld())
     models = [LawModel(load_model(folder)[0], folder, unexplained=False) for folder in args.models]
+    cases = situations(world, args.seed)
     for model in models:
         began = time.perf_counter()
-        print_ranking(model.name, rank_strategies(model, true_model, world, args.trials, args.seed))
+        print_ranking(model.name, rank_strategies(model, true_model, world, args.trials, args.seed,
+                                                  cases))
         print(f"({time.perf_counter() - began:.1f} s)")
     starts = episode_starts(world, args.episodes, args.seed)
     results = {"random": random_episodes(world, steps=args.steps, seed=args.seed, starts=starts)}
