@@ -53,7 +53,7 @@ def heldout_nll(model: EvalModel, transitions: list) -> float:
 def evaluate(model_dirs: list[str], trials: int, seed: int, heldout: int,
              planning: bool, say: Callable[[str], None]) -> dict:
     """Run everything; returns the report dict (see experiments/report.py)."""
-    from experiments.protocol import evaluate_model, summarise
+    from experiments.protocol import evaluate_model, mrr_by_scenario, overall
     from experiments.scenarios import scenarios as build_scenarios
 
     torch.set_num_threads(1)
@@ -79,9 +79,10 @@ def evaluate(model_dirs: list[str], trials: int, seed: int, heldout: int,
     for model in models:
         say(f"protocol: {model.name}")
         rows[model.name] = evaluate_model(model, cases, world, trials, seed)
-        summary[model.name], per_scenario[model.name] = summarise(rows[model.name])
+        summary[model.name] = overall(rows[model.name])
+        per_scenario[model.name] = mrr_by_scenario(rows[model.name])
     say("held-out NLL against the oracle")
-    nll = {"True (oracle)": heldout_nll(models[0], held)}
+    nll = {models[0].name: heldout_nll(models[0], held)}   # the oracle
     for model in models[3:]:
         nll[model.name] = heldout_nll(model, held)
     names = sorted({case.name for case in cases}, key=[c.name for c in cases].index)

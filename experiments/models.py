@@ -86,8 +86,8 @@ class TrueModel:
                        for o in changed_observables(before, view, schema)}
         total = 0.0
         for observable in observables.values():
-            values = [view.value(observable, before) for view in views]
-            hits = sum(value == candidate.value(observable, before) for value in values)
+            values = [_value(view, observable, before) for view in views]
+            hits = sum(value == _value(candidate, observable, before) for value in values)
             size = domain_size(observable, schema)
             total += math.log((hits + self.smoothing) / (len(values) + self.smoothing * size))
         return total
@@ -135,6 +135,17 @@ class RandomModel:
             obj["pos"] = [min(max(obj["pos"][0] + dx, 0), width - 1),
                           min(max(obj["pos"][1] + dy, 0), height - 1)]
         return new
+
+
+def _value(view: StateView, observable, before: StateView):
+    """An observable's value, where a spawn is judged with the new objects' attributes too (the
+    truth's new plant has health 1; a distractor's with health 0 is not the same outcome)."""
+    if observable.what != "spawn":
+        return view.value(observable, before)
+    return tuple(sorted(json.dumps({k: v for k, v in obj.items() if k != "id"}, sort_keys=True)
+                        for obj in view.state["objects"]
+                        if obj["kind"] == observable.kind and tuple(obj["pos"]) == observable.cell
+                        and obj["id"] not in before.by_id))
 
 
 def strip_preconditions(text: str) -> str:
