@@ -206,11 +206,16 @@ def imagine(model: Model, state: dict, action: str, seed: int) -> dict:
     after = model.sample(state, action, seed)
     before = {o["id"]: o for o in state["objects"]}
     for obj in after["objects"]:
-        old = before.get(obj["id"], {})
-        for key, value in obj.items():
-            if value is None and key in old:
-                obj[key] = old[key]
+        _fill_missing(obj, before.get(obj["id"], {}))
     return after
+
+
+def _fill_missing(record: dict, old: dict) -> None:
+    for key, value in record.items():
+        if value is None and key in old:
+            record[key] = old[key]
+        elif isinstance(value, dict) and isinstance(old.get(key), dict):
+            _fill_missing(value, old[key])
 
 
 def rollout(model: Model, state: dict, policy: Policy, steps: int, seed: int) -> dict:
@@ -400,8 +405,29 @@ def print_mpc(results: dict[str, dict], steps: int) -> None:
               f"{r['mean_unlocked']:>11.2f} {r['score']:>8.2f} {r['seconds']:>8.1f}  {got}")
 
 
+def evaluate(models: list, world: CrafterWorld, trials: int = TRIALS, episodes: int = EPISODES,
+             steps: int = STEPS, horizon: int = HORIZON, rollouts: int = ROLLOUTS,
+             seed: int = SEED) -> dict:
+    """The whole planning evaluation of `models` (each with `.name` and `.sample`): strategy ranking
+    per model, and the random / MPC-per-model / MPC-True agents on the same episode starts."""
+    from experiments.models import TrueModel
+
+    true_model = TrueModel(CrafterWorld(world.rules, world.area))
+    cases = situations(world, seed)
+    ranking = {m.name: rank_strategies(m, true_model, world, trials, seed, cases) for m in models}
+    starts = episode_starts(world, episodes, seed)
+    agents = {"random": random_episodes(world, steps=steps, seed=seed, starts=starts)}
+    for model in list(models) + [true_model]:
+        agents[f"MPC {model.name}"] = mpc_episodes(model, world, steps=steps, seed=seed,
+                                                   horizon=horizon, rollouts=rollouts,
+                                                   starts=starts)
+    return {"ranking": ranking, "agents": agents,
+            "settings": {"trials": trials, "episodes": episodes, "steps": steps,
+                         "horizon": horizon, "rollouts": rollouts, "seed": seed}}
+
+
 def main() -> None:
-    from experiments.models import LawModel, TrueModel
+    from experiments.models import LawModel
     from laws.folder import load_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -414,22 +440,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
 
-    world = CrafterWorld()
-    true_model = TrueModel(CrafterWorld())
     models = [LawModel(load_model(folder)[0], folder, unexplained=False) for folder in args.models]
-    cases = situations(world, args.seed)
-    for model in models:
-        began = time.perf_counter()
-        print_ranking(model.name, rank_strategies(model, true_model, world, args.trials, args.seed,
-                                                  cases))
-        print(f"({time.perf_counter() - began:.1f} s)")
-    starts = episode_starts(world, args.episodes, args.seed)
-    results = {"random": random_episodes(world, steps=args.steps, seed=args.seed, starts=starts)}
-    for name, model in [(m.name, m) for m in models] + [("True", true_model)]:
-        results[f"MPC {name}"] = mpc_episodes(model, world, steps=args.steps, seed=args.seed,
-                                              horizon=args.horizon, rollouts=args.rollouts,
-                                              starts=starts)
-    print_mpc(results, args.steps)
+    began = time.perf_counter()
+    result = evaluate(models, CrafterWorld(), args.trials, args.episodes, args.steps, args.horizon,
+                      args.rollouts, args.seed)
+    for name, rows in result["ranking"].items():
+        print_ranking(name, rows)
+    print_mpc(result["agents"], args.steps)
+    print(f"\ntotal {time.perf_counter() - began:.0f} s")
 
 
 if __name__ == "__main__":

@@ -83,7 +83,10 @@ def test_imagine_keeps_attributes_a_model_left_without_value(crafter_start):
         def sample(self, state, action, seed):
             after = copy.deepcopy(state)
             find_player(after)["thirst"] = None
+            find_player(after)["achievements"]["wake_up"] = None
             return after
 
-    after = planning.imagine(Blank(), crafter_start, "noop", 0)
-    assert find_player(after)["thirst"] == find_player(crafter_start)["thirst"]
+    after, before = find_player(planning.imagine(Blank(), crafter_start, "noop", 0)), find_player(
+        crafter_start)
+    assert after["thirst"] == before["thirst"]
+    assert after["achievements"]["wake_up"] == before["achievements"]["wake_up"]
