@@ -1,5 +1,5 @@
-"""Planning with a world model (issue 6, item 6): does imagining in the model lead to the choices the
-real world rewards?
+"""Planning with a world model (issue 6, item 6): does imagining in the model lead to the choices
+the real world rewards?
 
 (a) Strategy ranking, OneLife-style. A few hand-set Crafter situations, each with two or more
     scripted strategies (action sequences or small closed-loop scripts, optionally with a different
@@ -7,10 +7,10 @@ real world rewards?
     from the same start state and scored by the situation's task measure; the model agrees when it
     orders the strategies as the true world does (pairwise, with ties).
 (b) An MPC agent acting in real Crafter: each step it scores random action sequences of length
-    `horizon` by imagining them in a model (every action first in turn), with a generic objective read
-    from the state (achievements not yet unlocked, health kept; no recipe knowledge), and executes the
-    best first action. Reported as achievements unlocked and the Crafter score, beside a random policy
-    and the same planner using the true world as its model.
+    `horizon` by imagining them in a model (every action first in turn), with a generic objective
+    read from the state (achievements not yet unlocked, health kept; no recipe knowledge), and
+    executes the best first action. Reported as achievements unlocked and the Crafter score, beside
+    a random policy and the same planner using the true world as its model.
 
 Any object with `sample(state, action, seed) -> next_state` can be the model.
 
@@ -25,7 +25,7 @@ import dataclasses
 import hashlib
 import math
 import time
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -42,11 +42,17 @@ DISCOUNT = 0.9        # MPC: an achievement imagined at step t counts DISCOUNT *
 HEALTH_WEIGHT = 0.1   # MPC: value of one health point against one new achievement
 DEATH_COST = 5.0      # MPC: cost of an imagined death
 SEED = 0
-CLEAR = 4             # cells of grass cleared around the player in a situation (square of 2*CLEAR+1)
+CLEAR = 4             # grass cleared around the player in a situation (square of side 2*CLEAR+1)
 
 MOVES = {(-1, 0): "move_left", (1, 0): "move_right", (0, -1): "move_up", (0, 1): "move_down"}
 
-Model = object  # anything with sample(state, action, seed) -> dict
+
+class Model(Protocol):
+    """What planning needs of a model: a next state drawn for (state, action) with a seed."""
+
+    def sample(self, state: dict, action: str, seed: int) -> dict: ...
+
+
 Policy = Callable[[dict, int], str]  # (state, step within the rollout) -> action
 
 
@@ -115,12 +121,12 @@ def final_health(start: dict, end: dict) -> float:
     return float(find_player(end)["inventory"]["health"])
 
 
-def arena(world: CrafterWorld, base: dict, cells: dict[tuple[int, int], str] = (),
+def arena(world: CrafterWorld, base: dict, cells: dict[tuple[int, int], str] | None = None,
           creatures: tuple[tuple[str, int, int, dict], ...] = (), facing=(0, 1),
           **player_fields) -> dict:
-    """A generated world `base` with every creature removed and grass cleared around the player, then
-    the given cells (player-relative, by material name), creatures (kind, dx, dy, attributes), facing
-    and player fields (`inventory` items are merged). Checked by loading it into `world`."""
+    """A generated world `base` with every creature removed and grass cleared around the player,
+    then the given cells (player-relative, by material name), creatures (kind, dx, dy, attributes),
+    facing and player fields (`inventory` items are merged). Checked by loading it into `world`."""
     state = copy.deepcopy(base)
     codes = world.schema["materials"]
     player = find_player(state)
@@ -129,7 +135,7 @@ def arena(world: CrafterWorld, base: dict, cells: dict[tuple[int, int], str] = (
     for cy in range(y - CLEAR, y + CLEAR + 1):
         for cx in range(x - CLEAR, x + CLEAR + 1):
             grid[cy][cx] = codes["grass"]
-    for (dx, dy), material in dict(cells).items():
+    for (dx, dy), material in (cells or {}).items():
         grid[y + dy][x + dx] = codes[material]
     state["grid"] = ["".join(row) for row in grid]
     state["objects"] = [player]
@@ -156,7 +162,7 @@ def situations(world: CrafterWorld, seed: int = SEED) -> list[Situation]:
              Strategy("dig_bare", script("do", "do", "do"))),
             3, "stone gained", gained("inventory", "stone"), 0.25),
         Situation(
-            "wood_pickaxe", "between three trees: collect wood, then a pickaxe with or without a table",
+            "wood_pickaxe", "between three trees: wood, then a pickaxe with or without a table",
             arena(world, base, {(-1, 0): "tree", (1, 0): "tree", (0, 1): "tree"}),
             (Strategy("place_table", script(*trees, "place_table", "make_wood_pickaxe")),
              Strategy("no_table", script(*trees, "noop", "make_wood_pickaxe"))),
@@ -171,7 +177,8 @@ def situations(world: CrafterWorld, seed: int = SEED) -> list[Situation]:
             4, "zombie defeated", unlocked("defeat_zombie"), 0.25),
         Situation(
             "zombie_health", "a zombie beside the player, ready to hit: health after 10 steps",
-            arena(world, base, creatures=(("zombie", 1, 0, {"health": 5, "cooldown": 0}),), facing=(1, 0)),
+            arena(world, base, creatures=(("zombie", 1, 0, {"health": 5, "cooldown": 0}),),
+                  facing=(1, 0)),
             (Strategy("fight_sword", hunt("zombie"), give(wood_sword=1)),
              Strategy("stand", script()),
              Strategy("walk_away", script(*["move_left"] * 10))),
@@ -283,7 +290,8 @@ def rank_strategies(model: Model, true_model: Model, world: CrafterWorld, trials
 
 def objective(now: dict, imagined: list[dict], discount: float = DISCOUNT) -> float:
     """Value of an imagined trajectory from the real state `now`: each achievement not unlocked in
-    `now` counts discount**t at the imagined step t it first appears; plus health kept, minus death."""
+    `now` counts discount**t at the imagined step t it first appears; plus health kept, minus
+    death."""
     have = {k for k, v in find_player(now)["achievements"].items() if v > 0}
     value, health = 0.0, find_player(now)["inventory"]["health"]
     for t, state in enumerate(imagined):
@@ -361,8 +369,9 @@ def mpc_episodes(model: Model, world: CrafterWorld, episodes: int = EPISODES, st
                  starts: list[dict] | None = None) -> dict:
     """The MPC agent planning in `model`, acting in real Crafter (see `run_episodes`)."""
     starts = starts if starts is not None else episode_starts(world, episodes, seed)
-    return run_episodes(lambda state, rng: plan(model, state, world.actions, rng, horizon, rollouts),
-                        world, starts, steps, seed)
+    def choose(state: dict, rng: np.random.Generator) -> str:
+        return plan(model, state, world.actions, rng, horizon, rollouts)
+    return run_episodes(choose, world, starts, steps, seed)
 
 
 def random_episodes(world: CrafterWorld, episodes: int = EPISODES, steps: int = STEPS,

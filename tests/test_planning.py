@@ -1,4 +1,4 @@
-"""Planning with a model: the Crafter score, strategy ranking against the true world, the MPC agent."""
+"""Planning with a model: the Crafter score, strategy ranking against the true world, MPC."""
 
 from __future__ import annotations
 
