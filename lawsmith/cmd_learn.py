@@ -87,6 +87,8 @@ def run_learn(args: argparse.Namespace) -> int:
         print(f"  LLM calls {stats['calls']} ({stats['cached']} cached, {stats['failures']} failed), "
               f"tokens {stats['prompt_tokens']} in / {stats['completion_tokens']} out, "
               f"rejected {stats['rejected']}, repaired {stats['repaired']}")
+        if getattr(proposer, "last_error", None):
+            print(f"  last LLM error: {proposer.last_error}")
     if len(history) <= 1:
         print("  no law lowered the held-out NLL: the model has no laws (only change rates)")
     return 0
