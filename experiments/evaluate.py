@@ -8,6 +8,8 @@ recorded here, from explorer lives whose seeds start at `EVAL_SEED_BASE + seed`.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import pathlib
 import tempfile
 import time
@@ -93,12 +95,27 @@ def evaluate(model_dirs: list[str], trials: int, seed: int, heldout: int,
                                              per_scenario[f"{name} (PoE baseline)"], names)
                                  for name in learned}}
     if planning:
-        from experiments.planning import planning_report
-        say("planning")
-        report["planning"] = planning_report([m for m in models if isinstance(m, LawModel)],
-                                             world, seed)
+        say("planning: strategy ranking and MPC agents in real Crafter")
+        report["planning"] = planning_section(
+            [LawModel(m.model, m.name, unexplained=False) for m in models[3::2]], world, seed)
     report["seconds"] = time.perf_counter() - began
     return report
+
+
+def planning_section(models: list[LawModel], world: CrafterWorld, seed: int) -> dict:
+    """experiments/planning.py's evaluation of the models, with its tables as text."""
+    from experiments import planning
+
+    results = planning.evaluate(models, world, seed=seed)
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        for name, rows in results["ranking"].items():
+            planning.print_ranking(name, rows)
+        planning.print_mpc(results["agents"], results["settings"]["steps"])
+    agents = {name: {k: v for k, v in agent.items() if k != "actions"}
+              for name, agent in results["agents"].items()}
+    return {"ranking": results["ranking"], "agents": agents, "settings": results["settings"],
+            "text": text.getvalue().strip()}
 
 
 def _wins(model: dict, baseline: dict, scenarios: list[str]) -> dict:

@@ -188,11 +188,7 @@ class WorldModel:
         return self._apply(state, outcome)
 
     def _other_value(self, name: str, taken: set, rng: np.random.Generator) -> Any:
-        observable = parse_observable(name)
-        values = domain_values(observable, self.schema)
-        if values is None:
-            return None
-        others = [v for v in values if v not in taken]
+        others = [v for v in domain_values(parse_observable(name), self.schema) if v not in taken]
         return others[rng.integers(len(others))] if others else None
 
     def _unexplained_changes(self, before: StateView, predicted: set[str],

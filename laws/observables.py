@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 from typing import Any, Iterator
 
@@ -131,13 +132,14 @@ def domain_size(observable: Observable, schema: dict) -> int:
         low, high = item.get("min", 0), item.get("max", spec.get("max"))
         return UNBOUNDED_DOMAIN if high is None else int(high - low + 1)
     low, high = spec.get("min"), spec.get("max")
-    if kind == "int" and low is not None and high is not None:
-        return int(high - low + 1)
+    if low is not None and high is not None:   # a float counts its whole-number values
+        return int(math.floor(high) - math.ceil(low) + 1)
     return UNBOUNDED_DOMAIN
 
 
 def domain_values(observable: Observable, schema: dict) -> list:
-    """Every value of a finite domain, for sampling an unexplained change (None if unbounded)."""
+    """Every value of the domain, for sampling an unexplained change; an unbounded number's domain
+    is the UNBOUNDED_DOMAIN values from its minimum, the same nominal size the noise floor uses."""
     if observable.what == "cell":
         return list(schema["materials"])
     if observable.what in ("exists", "spawn"):
@@ -152,11 +154,10 @@ def domain_values(observable: Observable, schema: dict) -> list:
     if kind == "bool":
         return [False, True]
     size = domain_size(observable, schema)
-    if size == UNBOUNDED_DOMAIN:
-        return None
     low = (schema["items"].get(observable.key, {}).get("min", 0) if kind == "counts"
            else spec.get("min", 0))
-    return list(range(int(low), int(low) + size))
+    values = range(int(math.ceil(low or 0)), int(math.ceil(low or 0)) + size)
+    return [float(v) for v in values] if kind == "float" else list(values)
 
 
 def changed_observables(before: StateView, after: StateView, schema: dict) -> Iterator[Observable]:
