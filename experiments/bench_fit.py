@@ -54,6 +54,7 @@ def bench(size: int, device: str, steps: int) -> dict:
     if device == "cuda":
         torch.cuda.synchronize()
     return {"n": len(transitions), "tables": tables_seconds, "fit": result.seconds,
+            "steps": result.steps,
             "total": tables_seconds + result.seconds, "rss": peak_rss_mib(),
             "gpu": torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else 0.0,
             "nll": result.train_nll,
@@ -66,13 +67,16 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=300)
     args = parser.parse_args()
-    print(f"fit examples/crafter.law, {args.steps} Adam steps, device {args.device}, "
+    print(f"fit examples/crafter.law, at most {args.steps} Adam steps (stops when settled), "
+          f"device {args.device}, "
           f"torch threads {FitConfig().threads}, {os.cpu_count()} CPUs")
-    print(f"{'transitions':>11} {'groups':>9} {'tables s':>9} {'fit s':>7} {'total s':>8} "
+    print(f"{'transitions':>11} {'groups':>9} {'steps':>6} {'tables s':>9} {'fit s':>7} "
+          f"{'total s':>8} "
           f"{'peak RSS MiB':>13} {'GPU MiB':>8} {'train NLL':>10}")
     for size in args.sizes:
         row = bench(size, args.device, args.steps)
-        print(f"{row['n']:>11} {row['groups']:>9} {row['tables']:>9.1f} {row['fit']:>7.1f} "
+        print(f"{row['n']:>11} {row['groups']:>9} {row['steps']:>6} {row['tables']:>9.1f} "
+              f"{row['fit']:>7.1f} "
               f"{row['total']:>8.1f} {row['rss']:>13.0f} {row['gpu']:>8.0f} {row['nll']:>10.3f}")
 
 
