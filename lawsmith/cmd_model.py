@@ -18,6 +18,7 @@ from laws.folder import file_sha256, load_model, save_model
 from laws.model import WorldModel
 from lawsmith.errors import UsageError
 from synth.fit import FitConfig, build_tables, fit, heldout_nll, prune, split
+from synth.learn import drop_laws
 
 FIT_EXAMPLE = """examples:
   lawsmith fit --laws examples/crafter.law runs/crafter.jsonl.gz -o models/crafter
@@ -128,7 +129,7 @@ def run_fit(args: argparse.Namespace) -> int:
             fit_info["pruned"] = dropped
             fit_info["heldout_nll"] = report["heldout_nll_after"]
             if dropped:
-                fitted = WorldModel(_without(fitted.text, dropped), schema, result.params)
+                fitted = WorldModel(drop_laws(fitted.text, dropped), schema, result.params)
     manifest = {"world": open_trace(trace).header["world"],
                 "data": {"trace": str(trace), "sha256": file_sha256(trace),
                          "transitions": len(transitions)},
@@ -143,13 +144,6 @@ def run_fit(args: argparse.Namespace) -> int:
         print(f"  pruned        {', '.join(dropped)}")
     _print_parameters(fitted)
     return 0
-
-
-def _without(text: str, names: list[str]) -> str:
-    """The laws text without the named laws (canonical layout)."""
-    program = parse(text)
-    kept = [law for law in program.laws if law.name not in names]
-    return "\n\n".join(format_law(law) for law in kept) + "\n"
 
 
 def _print_parameters(model: WorldModel) -> None:

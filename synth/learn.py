@@ -14,7 +14,7 @@ import dataclasses
 import time
 from typing import Callable, Sequence
 
-from dsl import DslError, canonical_key, format_law, parse
+from dsl import DslError, Program, canonical_key, format_program, parse
 from laws.folder import load_model, save_model
 from laws.model import WorldModel
 from laws.observables import StateView, changed_observables
@@ -181,13 +181,17 @@ def merge_laws(text: str, candidates: Sequence[str]) -> tuple[str, list[str]]:
         names.add(name)
         keys.add(key)
         added.append(name)
-    return "\n\n".join(format_law(law) for law in laws) + "\n", added
+    if program is None:
+        program = Program(laws=())
+    return format_program(dataclasses.replace(program, laws=tuple(laws))), added
 
 
 def drop_laws(text: str, names: Sequence[str]) -> str:
-    """The laws text without the named laws (canonical layout)."""
-    kept = [law for law in parse(text).laws if law.name not in set(names)]
-    return "\n\n".join(format_law(law) for law in kept) + ("\n" if kept else "")
+    """The laws text without the named laws (canonical layout, comments kept)."""
+    program = parse(text)
+    dropped = set(names)
+    return format_program(dataclasses.replace(
+        program, laws=tuple(law for law in program.laws if law.name not in dropped)))
 
 
 def resume_state(folder: str) -> tuple[WorldModel, list[dict]]:
