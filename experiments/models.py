@@ -7,8 +7,9 @@ Every model answers two questions about a transition from a plain state:
     model.sample(state, action, seed) -> dict            # a next state
 
 The True model is the world itself. The real Crafter gives no probabilities, so its `log_prob` is
-estimated from `samples` draws of the true transition with fresh randomness, per observable (the
-values each observable took among the draws, smoothed), which is also the oracle of held-out NLL.
+estimated from `samples` draws of the true transition with fresh randomness, per observable (how
+often each value came up among the draws, add-alpha smoothed with one bucket for every value that
+did not), which is also the oracle of held-out NLL.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class TrueModel:
     """The world itself: samples are real transitions with fresh randomness; `log_prob` is the
     per-observable estimate from `samples` draws (see the module docstring)."""
 
-    def __init__(self, world, samples: int = 32, smoothing: float = 0.1, name: str = "True"):
+    def __init__(self, world, samples: int = 32, smoothing: float = 0.5, name: str = "True"):
         self.world, self.samples, self.smoothing, self.name = world, samples, smoothing, name
         self._draws: dict[str, list[dict]] = {}
 
@@ -87,9 +88,16 @@ class TrueModel:
         total = 0.0
         for observable in observables.values():
             values = [_value(view, observable, before) for view in views]
-            hits = sum(value == _value(candidate, observable, before) for value in values)
-            size = domain_size(observable, schema)
-            total += math.log((hits + self.smoothing) / (len(values) + self.smoothing * size))
+            seen = set(values)
+            mine = _value(candidate, observable, before)
+            # Add-alpha over the values the draws took plus one bucket for all others, which is
+            # spread evenly over the rest of the domain.
+            norm = len(values) + self.smoothing * (len(seen) + 1)
+            if mine in seen:
+                total += math.log((values.count(mine) + self.smoothing) / norm)
+            else:
+                rest = max(domain_size(observable, schema) - len(seen), 1)
+                total += math.log(self.smoothing / norm / rest)
         return total
 
 
