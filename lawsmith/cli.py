@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dsl.errors import DslError
-from envs.errors import TraceError
-from laws.errors import ModelError
 from lawsmith import cmd_dsl, cmd_env, cmd_eval, cmd_learn, cmd_model
-from lawsmith.errors import UsageError
 
 # Each command module adds its verbs with `register(subparsers)`.
 COMMAND_MODULES = [cmd_env, cmd_dsl, cmd_model, cmd_learn, cmd_eval]
-# Errors that mean bad input: reported in one line, exit code 2.
-INPUT_ERRORS: tuple[type[Exception], ...] = (TraceError, DslError, ModelError, UsageError)
+
+
+def input_errors() -> tuple[type[Exception], ...]:
+    """The errors that mean bad input: reported in one line, exit code 2. (Imported only when an
+    error is raised: `dsl` loads torch, which a quick command need not pay for.)"""
+    from dsl.errors import DslError
+    from envs.errors import TraceError
+    from laws.errors import ModelError
+    from lawsmith.errors import UsageError
+    return TraceError, DslError, ModelError, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,15 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except INPUT_ERRORS as error:
-        print(f"lawsmith {args.verb}: error: {error}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stdout = None
         return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 1
+    except Exception as error:
+        if not isinstance(error, input_errors()):
+            raise
+        print(f"lawsmith {args.verb}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

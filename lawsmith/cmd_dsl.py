@@ -8,8 +8,6 @@ import pathlib
 import sys
 import tempfile
 
-from dsl import DslError, check, format_program, parse
-from envs.trace import open_trace
 
 CHECK_EXAMPLE = """example:
   lawsmith check examples/crafter.law --schema runs/crafter.jsonl.gz
@@ -43,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _read(path: str) -> str:
+    from dsl import DslError
+
     try:
         return pathlib.Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -50,6 +50,9 @@ def _read(path: str) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from dsl import check, parse
+    from envs.trace import open_trace
+
     program = parse(_read(args.file), filename=args.file)
     schema = open_trace(args.schema).schema
     errors = check(program, schema)
@@ -63,6 +66,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_fmt(args: argparse.Namespace) -> int:
+    from dsl import format_program, parse
+
     text = _read(args.file)
     formatted = format_program(parse(text, filename=args.file))
     if formatted == text:

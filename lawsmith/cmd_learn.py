@@ -7,13 +7,8 @@ import dataclasses
 import pathlib
 import time
 
-import torch
-
 from envs.trace import open_trace
-from laws.folder import MANIFEST_FILE, file_sha256
 from lawsmith.errors import UsageError
-from synth.fit import split
-from synth.learn import LearnConfig, learn, resume_state
 
 LEARN_EXAMPLE = """examples:
   lawsmith learn runs/crafter.jsonl.gz -o models/learned
@@ -43,6 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_learn(args: argparse.Namespace) -> int:
+    # Heavy imports (torch, Pyro) where they are needed, so `lawsmith --help` stays quick.
+    import torch
+
+    from laws.folder import MANIFEST_FILE, file_sha256
+    from synth.fit import split
+    from synth.learn import LearnConfig, learn, resume_state
+
     if args.rounds < 1 or not 0 < args.heldout < 1:
         raise UsageError("--rounds must be at least 1 and --heldout in (0, 1)")
     folder = pathlib.Path(args.output)

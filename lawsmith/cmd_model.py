@@ -6,19 +6,17 @@ import argparse
 import dataclasses
 import math
 import pathlib
+from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dsl.parse import parse
-from dsl.printer import format_law
 from envs.errors import TraceError
 from envs.trace import open_trace
 from laws.errors import ModelError
-from laws.folder import file_sha256, load_model, save_model
-from laws.model import WorldModel
 from lawsmith.errors import UsageError
-from synth.fit import FitConfig, build_tables, fit, heldout_nll, prune, split
-from synth.learn import drop_laws
+
+if TYPE_CHECKING:
+    from laws.model import WorldModel
 
 FIT_EXAMPLE = """examples:
   lawsmith fit --laws examples/crafter.law runs/crafter.jsonl.gz -o models/crafter
@@ -89,6 +87,12 @@ def _first_difference(a: dict, b: dict, prefix: str = "schema") -> str:
 
 
 def run_fit(args: argparse.Namespace) -> int:
+    # Heavy imports (torch, Pyro) where they are needed, so `lawsmith --help` stays quick.
+    from laws.folder import file_sha256, load_model, save_model
+    from laws.model import WorldModel
+    from synth.fit import FitConfig, build_tables, fit, heldout_nll, prune, split
+    from synth.learn import drop_laws
+
     if args.laws:
         if len(args.paths) != 1 or not args.output:
             raise UsageError("with --laws give one TRACE and -o MODEL_DIR")
@@ -166,6 +170,9 @@ def _one(value: float, sd: float | None) -> str:
 
 
 def run_score(args: argparse.Namespace) -> int:
+    from laws.folder import load_model
+    from synth.fit import FitConfig, build_tables
+
     model, _ = load_model(args.model)
     transitions, _ = _transitions(args.trace, model.schema)
     tables = build_tables(model, transitions, FitConfig().chunk)
@@ -193,6 +200,9 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from dsl import format_law, parse
+    from laws.folder import load_model
+
     model, manifest = load_model(args.model)
     program = parse(model.text)
     params = model.params
