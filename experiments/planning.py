@@ -31,6 +31,7 @@ import numpy as np
 
 from envs.crafter_world import CrafterWorld
 from envs.state import find_player
+from experiments.scenarios import Edit, cleared
 
 # --- settings (CleanRL style) -------------------------------------------------------------------
 TRIALS = 16           # rollouts per strategy and model in strategy ranking
@@ -127,27 +128,15 @@ def arena(world: CrafterWorld, base: dict, cells: dict[tuple[int, int], str] | N
     """A generated world `base` with every creature removed and grass cleared around the player,
     then the given cells (player-relative, by material name), creatures (kind, dx, dy, attributes),
     facing and player fields (`inventory` items are merged). Checked by loading it into `world`."""
-    state = copy.deepcopy(base)
-    codes = world.schema["materials"]
-    player = find_player(state)
-    x, y = player["pos"]
-    grid = [list(row) for row in state["grid"]]
-    for cy in range(y - CLEAR, y + CLEAR + 1):
-        for cx in range(x - CLEAR, x + CLEAR + 1):
-            grid[cy][cx] = codes["grass"]
+    edit = Edit(cleared(base, world.schema, CLEAR), world.schema).face(*facing)
     for (dx, dy), material in (cells or {}).items():
-        grid[y + dy][x + dx] = codes[material]
-    state["grid"] = ["".join(row) for row in grid]
-    state["objects"] = [player]
+        edit.cell(dx, dy, material)
     for kind, dx, dy, attributes in creatures:
-        state["objects"].append({"id": state["engine"]["next_id"], "kind": kind,
-                                 "pos": [x + dx, y + dy], **attributes})
-        state["engine"]["next_id"] += 1
-    player["facing"] = list(facing)
-    player["inventory"].update(player_fields.pop("inventory", {}))
-    player.update(player_fields)
-    world.load(state)
-    return state
+        edit.creature(kind, dx, dy, **attributes)
+    edit.items(**player_fields.pop("inventory", {}))
+    edit.player.update(player_fields)
+    world.load(edit.state)
+    return edit.state
 
 
 def situations(world: CrafterWorld, seed: int = SEED) -> list[Situation]:

@@ -70,7 +70,7 @@ class Scenario:
 
 # --- editing a state around the player --------------------------------------------------------
 
-class _Edit:
+class Edit:
     """A copy of a base state, edited in player-relative coordinates."""
 
     def __init__(self, base: dict, schema: dict):
@@ -79,21 +79,21 @@ class _Edit:
         self.player = find_player(self.state)
         self.x, self.y = self.player["pos"]
 
-    def cell(self, dx: int, dy: int, material: str) -> "_Edit":
+    def cell(self, dx: int, dy: int, material: str) -> "Edit":
         row = self.state["grid"][self.y + dy]
         x = self.x + dx
         self.state["grid"][self.y + dy] = row[:x] + self.codes[material] + row[x + 1:]
         return self
 
-    def face(self, dx: int, dy: int) -> "_Edit":
+    def face(self, dx: int, dy: int) -> "Edit":
         self.player["facing"] = [dx, dy]
         return self
 
-    def items(self, **counts: int) -> "_Edit":
+    def items(self, **counts: int) -> "Edit":
         self.player["inventory"].update(counts)
         return self
 
-    def creature(self, kind: str, dx: int, dy: int, **attrs) -> "_Edit":
+    def creature(self, kind: str, dx: int, dy: int, **attrs) -> "Edit":
         engine = self.state["engine"]
         record = {"id": engine["next_id"], "kind": kind, "pos": [self.x + dx, self.y + dy]}
         record.update(attrs)
@@ -102,18 +102,23 @@ class _Edit:
         return self
 
 
-def base_state(world, seed: int) -> dict:
-    """A reset world with no creatures and a clear square of grass around the player."""
-    state = world.reset(seed)
+def cleared(state: dict, schema: dict, radius: int = CLEAR) -> dict:
+    """A copy of `state` with no creatures and a square of grass of `radius` around the player."""
+    state = copy.deepcopy(state)
     state["objects"] = [obj for obj in state["objects"] if obj["kind"] == "player"]
     x, y = find_player(state)["pos"]
-    grass = world.schema["materials"]["grass"]
+    grass = schema["materials"]["grass"]
     grid = [list(row) for row in state["grid"]]
-    for cy in range(y - CLEAR, y + CLEAR + 1):
-        for cx in range(x - CLEAR, x + CLEAR + 1):
+    for cy in range(y - radius, y + radius + 1):
+        for cx in range(x - radius, x + radius + 1):
             grid[cy][cx] = grass
     state["grid"] = ["".join(row) for row in grid]
     return state
+
+
+def base_state(world, seed: int) -> dict:
+    """A reset world with no creatures and a clear square of grass around the player."""
+    return cleared(world.reset(seed), world.schema)
 
 
 def with_seed(state: dict, *seeds: int) -> dict:
@@ -156,7 +161,7 @@ def woke_up(s: dict, n: dict) -> bool:
 
 # --- the scenarios ----------------------------------------------------------------------------
 
-def _pair(name: str, action: str, happened: Check, success: _Edit, failure: _Edit,
+def _pair(name: str, action: str, happened: Check, success: Edit, failure: Edit,
           what: str, why_not: str, failure_action: str | None = None) -> list[Scenario]:
     return [Scenario(name, SUCCESS, success.state, action, what, happened),
             Scenario(name, FAILURE, failure.state, failure_action or action,
@@ -168,8 +173,8 @@ def _collect(base: dict, world, name: str, material: str) -> list[Scenario]:
     item = next(iter(rule["receive"]))
     start = LOW_FOOD if item in VITALS else 0
 
-    def edit() -> _Edit:
-        return _Edit(base, world.schema).face(0, 1).items(**{item: start})
+    def edit() -> Edit:
+        return Edit(base, world.schema).face(0, 1).items(**{item: start})
 
     success = edit().cell(0, 1, material).items(**rule["require"])
     what = f"do facing {material} with {_items(rule['require']) or 'nothing'}: {item} +1"
@@ -199,8 +204,8 @@ def _craft(base: dict, world, name: str) -> list[Scenario]:
     item, lacking = CRAFTS[name]
     rule = world.rules["make"][item]
 
-    def edit(missing: str | None) -> _Edit:
-        e = _Edit(base, world.schema).face(0, 1).items(**rule["uses"])
+    def edit(missing: str | None) -> Edit:
+        e = Edit(base, world.schema).face(0, 1).items(**rule["uses"])
         for station in rule["nearby"]:
             dx, dy = STATIONS[station]
             e.cell(dx * (FAR if station == missing else 1), dy, station)
@@ -223,8 +228,8 @@ def _place(base: dict, world, name: str) -> list[Scenario]:
     target, failing = PLACES[name]
     rule = world.rules["place"][thing]
 
-    def edit(cell: str) -> _Edit:
-        return _Edit(base, world.schema).face(0, 1).cell(0, 1, cell).items(**rule["uses"])
+    def edit(cell: str) -> Edit:
+        return Edit(base, world.schema).face(0, 1).cell(0, 1, cell).items(**rule["uses"])
 
     failure = edit(target)
     if failing == "too_few":
@@ -242,8 +247,8 @@ def _place(base: dict, world, name: str) -> list[Scenario]:
 
 
 def _eat_plant(base: dict, world) -> list[Scenario]:
-    def edit(grown: int) -> _Edit:
-        return (_Edit(base, world.schema).face(0, 1).items(food=LOW_FOOD)
+    def edit(grown: int) -> Edit:
+        return (Edit(base, world.schema).face(0, 1).items(food=LOW_FOOD)
                 .creature("plant", 0, 1, health=1, grown=grown))
 
     return _pair("eat_plant", "do", item_rose("food"), edit(RIPE), edit(UNRIPE),
@@ -252,8 +257,8 @@ def _eat_plant(base: dict, world) -> list[Scenario]:
 
 def _fight(base: dict, world, name: str, kind: str, full: int, check: Check,
            cell: str = "grass", **attrs) -> list[Scenario]:
-    def edit(health: int) -> _Edit:
-        return (_Edit(base, world.schema).face(0, 1).items(food=LOW_FOOD)
+    def edit(health: int) -> Edit:
+        return (Edit(base, world.schema).face(0, 1).items(food=LOW_FOOD)
                 .cell(0, 1, cell).creature(kind, 0, 1, health=health, **attrs))
 
     return _pair(name, "do", check, edit(1), edit(full),
@@ -261,8 +266,8 @@ def _fight(base: dict, world, name: str, kind: str, full: int, check: Check,
 
 
 def _cow_movement(base: dict, world) -> list[Scenario]:
-    open_field = _Edit(base, world.schema).creature("cow", 3, 0, health=3)
-    walled = _Edit(base, world.schema).creature("cow", 3, 0, health=3)
+    open_field = Edit(base, world.schema).creature("cow", 3, 0, health=3)
+    walled = Edit(base, world.schema).creature("cow", 3, 0, health=3)
     for dx, dy in ((2, 0), (4, 0), (3, -1), (3, 1)):
         walled.cell(dx, dy, "stone")
     return _pair("cow_movement", "noop", creatures_moved("cow"), open_field, walled,
@@ -270,15 +275,15 @@ def _cow_movement(base: dict, world) -> list[Scenario]:
 
 
 def _random_movement(base: dict, world) -> list[Scenario]:
-    free = _Edit(base, world.schema).face(-1, 0)
-    blocked = _Edit(base, world.schema).face(-1, 0).cell(-1, 0, "stone")
+    free = Edit(base, world.schema).face(-1, 0)
+    blocked = Edit(base, world.schema).face(-1, 0).cell(-1, 0, "stone")
     return _pair("random_movement", "move_left", player_moved, free, blocked,
                  "move_left onto grass moves the player", "the cell to the left is stone")
 
 
 def _wake_up(base: dict, world) -> list[Scenario]:
-    def edit(energy: int) -> _Edit:
-        e = _Edit(base, world.schema).items(energy=energy)
+    def edit(energy: int) -> Edit:
+        e = Edit(base, world.schema).items(energy=energy)
         e.player["sleeping"] = True
         return e
 
