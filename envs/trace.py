@@ -284,6 +284,12 @@ class TraceReader:
             previous = step
 
 
+    def triples(self) -> list[tuple[dict, str, dict]]:
+        """Every transition as a (state, action, next_state) triple, the form fitting and
+        learning take (read and validated in full)."""
+        return [(t.state, t.action, t.next_state) for t in self.transitions()]
+
+
 def open_trace(path: str | os.PathLike) -> TraceReader:
     """Open a trace or transitions file (reads and checks the header now, the rest lazily)."""
     return TraceReader(path)

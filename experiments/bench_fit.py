@@ -44,7 +44,7 @@ def peak_rss_mib() -> float:
 def bench(size: int, device: str, steps: int) -> dict:
     path = crafter_trace(size)
     reader = open_trace(path)
-    transitions = [(t.state, t.action, t.next_state) for t in reader.transitions()][:size]
+    transitions = reader.triples()[:size]
     model = WorldModel(LAWS.read_text(), reader.schema)
     config = FitConfig(steps=steps, device=device, learning_rate=0.1)
     start = time.perf_counter()

@@ -36,7 +36,7 @@ def fresh_transitions(world: CrafterWorld, count: int, seed: int) -> list[tuple[
         path = pathlib.Path(folder) / "eval.jsonl"
         record_lives(world, make_policy("explorer"), str(path), count,
                      first_seed=EVAL_SEED_BASE + seed)
-        return [(t.state, t.action, t.next_state) for t in open_trace(path).transitions()]
+        return open_trace(path).triples()
 
 
 def baseline_of(model: WorldModel, transitions: list, seed: int) -> WorldModel:

@@ -60,7 +60,7 @@ def main() -> None:
     torch.set_num_threads(1)
     path = explorer_trace(args.transitions, args.rules)
     reader = open_trace(path)
-    transitions = [(t.state, t.action, t.next_state) for t in reader.transitions()]
+    transitions = reader.triples()
     train, test = split(transitions, 0.2, SEED)
     out = ROOT / "runs" / f"learned_{path.stem}"
     start = time.perf_counter()

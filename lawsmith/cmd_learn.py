@@ -52,7 +52,7 @@ def run_learn(args: argparse.Namespace) -> int:
         raise UsageError(f"{folder} already holds a model: pass --resume to continue it, or "
                          "choose another -o")
     reader = open_trace(args.trace)
-    transitions = [(t.state, t.action, t.next_state) for t in reader.transitions()]
+    transitions = reader.triples()
     if len(transitions) < 10:
         raise UsageError(f"{args.trace} has {len(transitions)} transitions; learning needs at "
                          "least 10")

@@ -71,7 +71,7 @@ def _transitions(path: str, schema: dict | None) -> tuple[list, dict]:
         raise ModelError(f"the trace's schema differs from the model's "
                          f"(first difference: {_first_difference(schema, reader.schema)})",
                          path=path)
-    transitions = [(t.state, t.action, t.next_state) for t in reader.transitions()]
+    transitions = reader.triples()
     if not transitions:
         raise TraceError("no transitions in the file", path=path)
     return transitions, reader.schema

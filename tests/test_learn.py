@@ -78,12 +78,8 @@ def test_a_single_action_trace_still_gives_a_usable_model(tmp_path):
     assert main(["learn", str(trace), "-o", str(out)]) == 0
     model, manifest = load_model(out)
     assert manifest["learn"]["rounds"][0]["round"] == 0
-    assert model.log_prob_batch([(t[0], t[1], t[2]) for t in _toy_pairs(trace)]).isfinite().all()
-
-
-def _toy_pairs(path) -> list:
     from envs.trace import open_trace
-    return [(t.state, t.action, t.next_state) for t in open_trace(path).transitions()]
+    assert model.log_prob_batch(open_trace(trace).triples()).isfinite().all()
 
 
 def _tree_transitions(rules_path: str | None, count: int = 300) -> tuple[list, dict]:
