@@ -47,7 +47,7 @@ def baseline_of(model: WorldModel, transitions: list, seed: int) -> WorldModel:
                       fit(stripped, transitions, FitConfig(seed=seed)).params)
 
 
-def heldout_nll(model: EvalModel, transitions: list) -> float:
+def mean_nll(model: EvalModel, transitions: list) -> float:
     """Mean negative log-probability per transition."""
     return -sum(model.log_prob(s, a, n) for s, a, n in transitions) / max(len(transitions), 1)
 
@@ -84,9 +84,9 @@ def evaluate(model_dirs: list[str], trials: int, seed: int, heldout: int,
         summary[model.name] = overall(rows[model.name])
         per_scenario[model.name] = mrr_by_scenario(rows[model.name])
     say("held-out NLL against the oracle")
-    nll = {models[0].name: heldout_nll(models[0], held)}   # the oracle
+    nll = {models[0].name: mean_nll(models[0], held)}   # the oracle
     for model in models[3:]:
-        nll[model.name] = heldout_nll(model, held)
+        nll[model.name] = mean_nll(model, held)
     names = sorted({case.name for case in cases}, key=[c.name for c in cases].index)
     report = {"world": "crafter", "trials": trials, "seed": seed, "scenarios": names,
               "summary": summary, "per_scenario": per_scenario, "nll": nll,
