@@ -33,7 +33,7 @@ from laws.errors import ModelError
 from laws.observables import StateView, domain_values, parse_observable
 from laws.params import ParamLayout
 from laws.table import Table, TableBuilder
-from laws.table_torch import ObservableCodes
+from laws.table_torch import ObservableCodes, build_table, decode_value, observable_of
 
 DEFAULT_CHANGE = 0.01
 
@@ -164,28 +164,54 @@ class WorldModel:
         """A next state drawn from the model (`unexplained=False`: no unexplained changes)."""
         rng = np.random.default_rng(seed)
         table = self.table([(state, action, state)])
-        eps = self.params["noise_floor"]
-        scored = combine.scores(table, self.probability_tensor(), self.weight_tensor(), eps)
-        before = StateView(state, self.schema)
+        (outcome,) = self._draw(table, table.group_names, table.slot_values, rng)
+        if unexplained:
+            outcome.update(self._unexplained_changes(StateView(state, self.schema),
+                                                     set(table.group_names), rng))
+        return self._apply(state, outcome)
+
+    def sample_batch(self, states: Sequence[dict], actions: Sequence[str], seed: int = 0,
+                     unexplained: bool = False) -> list[dict]:
+        """A next state for each (state, action), the laws run once over the batch with the torch
+        back end: for many rollouts at once (the draws differ from `sample`'s for the same seed)."""
+        rng = np.random.default_rng(seed)
+        table = build_table(self.compiled_torch, self.layout, self.codes, states, actions, states)
+        named = [observable_of(code, self.codes) for code in table.group_code.tolist()]
+        names = [name for name, _ in named]
+        materials = list(self.schema["materials"])
+        values = [decode_value(code, named[group][1], materials)
+                  for code, group in zip(table.slot_code.tolist(), table.slot_group.tolist())]
+        outcomes = self._draw(table, names, values, rng)
+        result = []
+        for state, outcome in zip(states, outcomes):
+            if unexplained:
+                outcome.update(self._unexplained_changes(StateView(state, self.schema),
+                                                         set(outcome), rng))
+            result.append(self._apply(state, outcome))
+        return result
+
+    def _draw(self, table: Table, names: list[str], values: list,
+              rng: np.random.Generator) -> list[dict[str, Any]]:
+        """Per transition of `table`, a value drawn for every predicted observable: one of the
+        values the laws name, or (with the noise floor's mass) any other value of the domain."""
+        scored = combine.scores(table, self.probability_tensor(), self.weight_tensor(),
+                                self.params["noise_floor"])
         slot_p = torch.exp(scored.score - scored.log_z[table.slot_group]).tolist()
         slots_of: dict[int, list[int]] = {}
         for slot, group in enumerate(table.slot_group.tolist()):
             slots_of.setdefault(group, []).append(slot)
-        outcome: dict[str, Any] = {}
-        for group, name in enumerate(table.group_names):
-            slots = slots_of[group]
+        outcomes: list[dict[str, Any]] = [{} for _ in range(table.transitions)]
+        for group, transition in enumerate(table.group_transition.tolist()):
+            slots, name = slots_of[group], names[group]
             probs = np.array([slot_p[s] for s in slots] + [0.0])
-            rest_mass = max(0.0, 1.0 - probs.sum())
-            probs[-1] = rest_mass
+            probs[-1] = max(0.0, 1.0 - probs.sum())
             choice = rng.choice(len(probs), p=probs / probs.sum())
             if choice < len(slots):
-                outcome[name] = table.slot_values[slots[choice]]
+                outcomes[transition][name] = values[slots[choice]]
             else:
-                taken = {table.slot_values[s] for s in slots}
-                outcome[name] = self._other_value(name, taken, rng)
-        if unexplained:
-            outcome.update(self._unexplained_changes(before, set(table.group_names), rng))
-        return self._apply(state, outcome)
+                taken = {values[s] for s in slots}
+                outcomes[transition][name] = self._other_value(name, taken, rng)
+        return outcomes
 
     def _other_value(self, name: str, taken: set, rng: np.random.Generator) -> Any:
         others = [v for v in domain_values(parse_observable(name), self.schema) if v not in taken]

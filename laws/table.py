@@ -63,6 +63,9 @@ class Table:
     expert_firing: list[tuple[str, int | None]]  # (law, object id) per expert
     slot_values: list                # the value of each slot
     constant: float = 0.0            # log-probability of parts compacted away (see `compact`)
+    # Coded observables and slot values (tables built by laws.table_torch; None otherwise):
+    group_code: torch.Tensor | None = None   # [G]
+    slot_code: torch.Tensor | None = None    # [S]
 
     def to(self, device) -> "Table":
         return dataclasses.replace(self, **{f.name: getattr(self, f.name).to(device)

@@ -75,6 +75,34 @@ def value_codes(values, value_type: str) -> torch.Tensor:
     return values.to(torch.int64)
 
 
+def decode_value(code: int, value_type: str, materials: list[str]):
+    """The plain value of a value code (the inverse of `value_codes`)."""
+    if value_type in (ir.POS, ir.DIR):
+        return ((code >> 16) - 2 ** 15, (code & 0xFFFF) - 2 ** 15)
+    if value_type == ir.FLOAT:
+        return float(torch.tensor([code], dtype=torch.int64).view(torch.float64)[0])
+    if value_type == ir.BOOL:
+        return bool(code)
+    if value_type == ir.MATERIAL:
+        return materials[code]
+    return int(code)
+
+
+def observable_of(code: int, codes: ObservableCodes) -> tuple[str, str]:
+    """(observable name, value type) of an observable code."""
+    slot, low = code >> ID_BITS, code & ((1 << ID_BITS) - 1)
+    x, y = low % codes.width, low // codes.width
+    if slot == codes.cell:
+        return f"grid[{x},{y}]", ir.MATERIAL
+    if slot > codes.cell:
+        return f"spawn.{codes.kinds[slot - codes.spawn]}[{x},{y}]", ir.BOOL
+    kind, attr, key, value_type = codes.fields[slot]
+    if attr == "exists":
+        return f"{kind}[{low}].exists", ir.BOOL
+    owner = "player" if kind == "player" else f"{kind}[{low}]"
+    return f"{owner}.{attr}" + (f".{key}" if key else ""), value_type
+
+
 def _keys(n: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     return (n << CODE_BITS) | codes
 
@@ -315,7 +343,7 @@ def _assemble(parts, expert_laws, experts, constants, codes: ObservableCodes, en
         changed_count=torch.ones(len(changed_n), dtype=torch.float64, device=device),
         stay_transition=stay_n, stay_class=stay_class, stay_count=stay[stay_n, stay_class],
         classes=list(codes.classes), group_names=[], changed_names=[], expert_firing=[],
-        slot_values=[])
+        slot_values=[], group_code=group_code, slot_code=slot_rows[:, 1])
 
 
 def _observed(n: torch.Tensor, code: torch.Tensor, codes: ObservableCodes, after: Batch,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from envs.state import find_player
+from envs.state import find_player, validate_state
 from envs.toy_world import ToyWorld
 from laws.errors import ModelError
 from laws.folder import load_model, save_model
@@ -129,3 +129,20 @@ def test_failed_save_leaves_the_old_folder(tmp_path):
         save_model(tmp_path / "m", broken, {})
     after = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
     assert after == before
+
+
+def test_sample_batch_draws_from_the_same_model():
+    world = ToyWorld()
+    model = WorldModel(BERRY + FACING, world.schema, {"parameters": {"berry_chance": 0.3}})
+    states = [facing_bush(world, seed) for seed in range(2000)]
+    batch = model.sample_batch(states, ["do"] * len(states), seed=3)
+    assert abs(np.mean([find_player(s)["inventory"]["berry"] for s in batch]) - 0.3) < 0.04
+    for sampled in batch[:20]:
+        validate_state(sampled, world.schema)
+    start = world.reset(2)
+    moved = model.sample_batch([start, start], ["move_left", "noop"], seed=0)
+    single = model.sample(start, "move_left", seed=0, unexplained=False)
+    assert find_player(moved[0])["facing"] == find_player(single)["facing"] == [-1, 0]
+    assert moved[1]["objects"] == start["objects"] and moved[1]["step"] == start["step"] + 1
+    assert model.sample_batch(states[:50], ["do"] * 50, seed=9) == model.sample_batch(
+        states[:50], ["do"] * 50, seed=9)
