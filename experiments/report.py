@@ -105,9 +105,12 @@ def _plot_mrr(path: pathlib.Path, report: dict) -> pathlib.Path:
 
 def _plot_nll(path: pathlib.Path, report: dict) -> pathlib.Path:
     names = list(report["nll"])
-    figure, axis = plt.subplots(figsize=(6, 3.5))
-    axis.bar(names, [report["nll"][n] for n in names], color="tab:blue")
-    axis.set_ylabel("held-out NLL per transition")
+    values = [report["nll"][n] for n in names]
+    figure, axis = plt.subplots(figsize=(7, 3.8))
+    bars = axis.bar(names, values, color=["tab:gray"] + ["tab:blue"] * (len(names) - 1))
+    axis.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize=7)
+    axis.set_yscale("log")   # the baselines are orders of magnitude above the models
+    axis.set_ylabel("held-out NLL per transition (log)")
     axis.tick_params(axis="x", rotation=30, labelsize=8)
     figure.tight_layout()
     return _save(figure, path)
