@@ -14,7 +14,8 @@ import dataclasses
 import time
 from typing import Callable, Sequence
 
-from dsl import DslError, Program, canonical_key, format_program, parse
+from dsl import DslError, Program, canonical_key, format_expr, format_program, parse
+from dsl.printer import format_effect
 from laws.folder import load_model, save_model
 from laws.model import WorldModel
 from laws.observables import StateView, changed_observables
@@ -159,12 +160,17 @@ def describe(before: StateView, action: str, after: StateView, changed, schema: 
 
 def merge_laws(text: str, candidates: Sequence[str]) -> tuple[str, list[str]]:
     """The laws text with the candidates appended: renamed where a name is taken, dropped where the
-    canonical form equals a law already there. Returns (text, names added)."""
+    canonical form equals a law already there, and deterministic candidates joined into the
+    deterministic law with the same subject and condition, as one law with several effects (wood +1, the collect_wood achievement
+    and the tree turning to grass read as one rule). Returns (text, names added)."""
     program = parse(text) if text.strip() else None
     laws = list(program.laws) if program else []
     names = {law.name for law in laws}
     keys = {canonical_key(law) for law in laws}
-    added = []
+    added: list[str] = []
+    joinable: dict[tuple, int] = {   # (subject, condition) -> index of a deterministic law
+        (law.subject, canonical_key(dataclasses.replace(law, effects=()))): i
+        for i, law in enumerate(laws) if _deterministic(law)}
     for candidate in candidates:
         try:
             (law,) = parse(candidate).laws
@@ -173,17 +179,53 @@ def merge_laws(text: str, candidates: Sequence[str]) -> tuple[str, list[str]]:
         key = canonical_key(law)
         if key in keys:
             continue
+        keys.add(key)
+        where = (law.subject, canonical_key(dataclasses.replace(law, effects=())))
+        if _deterministic(law) and where in joinable:
+            index = joinable[where]
+            joined = _join(laws[index], law)
+            if joined is not None:
+                laws[index] = joined
+                continue
         name, suffix = law.name, 2
         while name in names:
             name, suffix = f"{law.name}_{suffix}", suffix + 1
-        law = dataclasses.replace(law, name=name)
-        laws.append(law)
+        laws.append(dataclasses.replace(law, name=name))
         names.add(name)
-        keys.add(key)
         added.append(name)
+        if _deterministic(law):
+            joinable[where] = len(laws) - 1
     if program is None:
         program = Program(laws=())
     return format_program(dataclasses.replace(program, laws=tuple(laws))), added
+
+
+def _deterministic(law) -> bool:
+    return all(getattr(e, "chance", None) is None and not hasattr(getattr(e, "value", None),
+                                                                   "outcomes")
+               for e in law.effects)
+
+
+def _join(first, second):
+    """One law with both laws' effects, or None when they write the same observable."""
+    targets = [_target(e) for e in first.effects]
+    if any(_target(e) in targets for e in second.effects):
+        return None
+    effects = first.effects + second.effects
+    condition = format_expr(first.condition) if first.condition is not None else "always"
+    description = (f"Learned: {'; '.join(format_effect(e) for e in effects)} when {condition}"
+                   if first.description and first.description.startswith("Learned:")
+                   else first.description)
+    return dataclasses.replace(first, effects=effects, description=description)
+
+
+def _target(effect) -> str:
+    """What an effect writes, as text (`player.inventory.wood`, `remove v`, `spawn plant`)."""
+    text = format_effect(effect)
+    for op in (" += ", " -= ", " = "):
+        if op in text:
+            return text.split(op)[0]
+    return text.split(" with ")[0]
 
 
 def drop_laws(text: str, names: Sequence[str]) -> str:

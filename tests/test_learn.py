@@ -153,3 +153,14 @@ def test_learn_survives_an_unreachable_endpoint(toy_trace, tmp_path, capsys):
                  "--llm-cache", str(tmp_path / "cache.sqlite")]) == 0
     model, _ = load_model(out)   # a usable (empty) model, no crash
     assert model.law_names == []
+
+
+def test_merge_joins_deterministic_laws_with_one_condition():
+    wood = "law w\n  when action == do and material(ahead) == tree\n  then player.inventory.wood += 1\n"
+    grid = "law g\n  when material(ahead) == tree and action == do\n  then material(ahead) = grass\n"
+    clash = "law c\n  when action == do and material(ahead) == tree\n  then player.inventory.wood += 2\n"
+    chance = ("law p\n  when action == do and material(ahead) == tree\n"
+              "  then player.inventory.sapling += 1 with probability q\n")
+    text, added = merge_laws("", [wood, grid, clash, chance])
+    assert added == ["w", "c", "p"]
+    assert "then player.inventory.wood += 1\n       material(ahead) = grass" in text
