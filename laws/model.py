@@ -27,6 +27,7 @@ import torch
 from dsl.check import resolve
 from dsl.compile_py import compile_python
 from dsl.compile_torch import compile_torch
+from dsl.predictions import cell_observable, exists_observable, field_observable
 from dsl.parse import parse
 from laws import combine
 from laws.errors import ModelError
@@ -225,7 +226,7 @@ class WorldModel:
         width, height = self.schema["grid"]["width"], self.schema["grid"]["height"]
         q = change.get("grid", DEFAULT_CHANGE)
         for index in rng.choice(width * height, size=rng.binomial(width * height, q), replace=False):
-            name = f"grid[{index % width},{index // width}]"
+            name = cell_observable(index % width, index // width)
             if name not in predicted:
                 changes[name] = self._other_value(name, {before.value(parse_observable(name))}, rng)
         for obj in before.state["objects"]:
@@ -236,14 +237,14 @@ class WorldModel:
                 for key in keys:
                     group = f"{kind}.{attr}" + (f".{key}" if key else "")
                     if rng.random() < change.get(group, DEFAULT_CHANGE):
-                        owner = "player" if kind == "player" else f"{kind}[{oid}]"
-                        name = f"{owner}.{attr}" + (f".{key}" if key else "")
+                        name = field_observable(kind, oid, attr, key)
                         if name not in predicted:
                             old = before.value(parse_observable(name))
                             changes[name] = self._other_value(name, {old}, rng)
-            if kind != "player" and f"{kind}[{oid}].exists" not in predicted:
+            exists = exists_observable(kind, oid)
+            if kind != "player" and exists not in predicted:
                 if rng.random() < change.get(f"{kind}.exists", DEFAULT_CHANGE):
-                    changes[f"{kind}[{oid}].exists"] = False
+                    changes[exists] = False
         return {k: v for k, v in changes.items() if v is not None}
 
     def _apply(self, state: dict, outcome: dict[str, Any]) -> dict:

@@ -17,6 +17,9 @@ import math
 import re
 from typing import Any, Iterator
 
+from dsl.predictions import (cell_observable, exists_observable, field_observable,
+                             spawn_observable)
+
 # A nominal domain size for integers and floats with no upper bound (the noise floor spreads over it).
 UNBOUNDED_DOMAIN = 1000
 _NAME = re.compile(r"^(?:(?P<kind>[A-Za-z_]\w*)\[(?P<id>\d+)\]|(?P<player>player))"
@@ -66,11 +69,6 @@ def parse_observable(name: str) -> Observable:
         return Observable(name, "exists", kind=kind, object_id=object_id)
     return Observable(name, "field", kind=kind, object_id=object_id, attr=match["attr"],
                       key=match["key"])
-
-
-def field_name(kind: str, object_id: int, attr: str, key: str | None = None) -> str:
-    owner = "player" if kind == "player" else f"{kind}[{object_id}]"
-    return f"{owner}.{attr}" + (f".{key}" if key is not None else "")
 
 
 class StateView:
@@ -167,13 +165,13 @@ def changed_observables(before: StateView, after: StateView, schema: dict) -> It
         if old_row != new_row:
             for x, (a, b) in enumerate(zip(old_row, new_row)):
                 if a != b:
-                    yield parse_observable(f"grid[{x},{y}]")
+                    yield parse_observable(cell_observable(x, y))
     for oid, old in before.by_id.items():
         new = after.by_id.get(oid)
         kind = old["kind"]
         if new is None or new["kind"] != kind:
             if kind != "player":
-                yield parse_observable(f"{kind}[{oid}].exists")
+                yield parse_observable(exists_observable(kind, oid))
             continue
         for attr, spec in schema["kinds"][kind].items():
             if old[attr] == new[attr]:
@@ -181,10 +179,10 @@ def changed_observables(before: StateView, after: StateView, schema: dict) -> It
             if spec["type"] == "counts":
                 for key, value in new[attr].items():
                     if old[attr].get(key) != value:
-                        yield parse_observable(field_name(kind, oid, attr, key))
+                        yield parse_observable(field_observable(kind, oid, attr, key))
             else:
-                yield parse_observable(field_name(kind, oid, attr))
+                yield parse_observable(field_observable(kind, oid, attr, None))
     for oid, new in after.by_id.items():
         if oid not in before.by_id:
             x, y = new["pos"]
-            yield parse_observable(f"spawn.{new['kind']}[{x},{y}]")
+            yield parse_observable(spawn_observable(new["kind"], x, y))

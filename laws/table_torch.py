@@ -18,6 +18,8 @@ import torch
 
 from dsl import ir
 from dsl.compile_torch import Batch, TorchLaws, encode_batch
+from dsl.predictions import (cell_observable, exists_observable, field_observable,
+                             spawn_observable)
 from laws.observables import Observable, domain_size
 from laws.params import ParamLayout
 from laws.table import Table
@@ -93,14 +95,13 @@ def observable_of(code: int, codes: ObservableCodes) -> tuple[str, str]:
     slot, low = code >> ID_BITS, code & ((1 << ID_BITS) - 1)
     x, y = low % codes.width, low // codes.width
     if slot == codes.cell:
-        return f"grid[{x},{y}]", ir.MATERIAL
+        return cell_observable(x, y), ir.MATERIAL
     if slot > codes.cell:
-        return f"spawn.{codes.kinds[slot - codes.spawn]}[{x},{y}]", ir.BOOL
+        return spawn_observable(codes.kinds[slot - codes.spawn], x, y), ir.BOOL
     kind, attr, key, value_type = codes.fields[slot]
     if attr == "exists":
-        return f"{kind}[{low}].exists", ir.BOOL
-    owner = "player" if kind == "player" else f"{kind}[{low}]"
-    return f"{owner}.{attr}" + (f".{key}" if key else ""), value_type
+        return exists_observable(kind, low), ir.BOOL
+    return field_observable(kind, low, attr, key), value_type
 
 
 def _keys(n: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
