@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import json
 from typing import Any
 
 import crafter
@@ -311,13 +312,13 @@ def _import_object(world, record: dict, player):
 
 @functools.lru_cache(maxsize=8)
 def _shared_world(rules_key: str) -> CrafterWorld:
-    import json
     return CrafterWorld(json.loads(rules_key))
+
+
+_DEFAULT_RULES_KEY = json.dumps(rules_mod.DEFAULT_RULES, sort_keys=True)
 
 
 def transition(state: dict, action: str, rules: dict | None = None) -> dict:
     """Pure Crafter transition: the state after `action` in `state` (same input, same output)."""
-    import json
-    rules = rules if rules is not None else rules_mod.DEFAULT_RULES
-    world = _shared_world(json.dumps(rules, sort_keys=True))
-    return world.transition(state, action)
+    key = _DEFAULT_RULES_KEY if rules is None else json.dumps(rules, sort_keys=True)
+    return _shared_world(key).transition(state, action)
