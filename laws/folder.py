@@ -81,6 +81,22 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def check_schema(model_schema: dict, data_schema: dict, path: str) -> None:
+    """ModelError unless the data at `path` has the model's schema (naming the first difference)."""
+    if model_schema != data_schema:
+        raise ModelError("the trace's schema differs from the model's (first difference: "
+                         f"{_first_difference(model_schema, data_schema)})", path=path)
+
+
+def _first_difference(a: dict, b: dict, prefix: str = "schema") -> str:
+    for key in sorted(set(a) | set(b), key=str):
+        if a.get(key) != b.get(key):
+            if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+                return _first_difference(a[key], b[key], f"{prefix}.{key}")
+            return f"{prefix}.{key}"
+    return prefix
+
+
 def load_model(folder: str | os.PathLike) -> tuple[WorldModel, dict]:
     """The model in a folder and its manifest; ModelError (or the laws' DslError) when broken."""
     folder = pathlib.Path(folder)

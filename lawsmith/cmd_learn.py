@@ -41,7 +41,7 @@ def run_learn(args: argparse.Namespace) -> int:
     # Heavy imports (torch, Pyro) where they are needed, so `lawsmith --help` stays quick.
     import torch
 
-    from laws.folder import MANIFEST_FILE, file_sha256
+    from laws.folder import MANIFEST_FILE, check_schema, file_sha256
     from synth.fit import split
     from synth.learn import LearnConfig, learn, resume_state
 
@@ -59,8 +59,7 @@ def run_learn(args: argparse.Namespace) -> int:
     start, history = (None, None)
     if args.resume and (folder / MANIFEST_FILE).exists():
         start, history = resume_state(str(folder))
-        if start.schema != reader.schema:
-            raise UsageError(f"the trace's schema differs from the model's in {folder}")
+        check_schema(start.schema, reader.schema, args.trace)
     config = LearnConfig(rounds=args.rounds, seed=args.seed, heldout=args.heldout)
     torch.set_num_threads(1)
     train, _ = split(transitions, config.heldout, config.seed)

@@ -12,7 +12,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from envs.errors import TraceError
 from envs.trace import open_trace
-from laws.errors import ModelError
 from lawsmith.errors import UsageError
 
 if TYPE_CHECKING:
@@ -66,24 +65,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _transitions(path: str, schema: dict | None) -> tuple[list, dict]:
+    from laws.folder import check_schema
+
     reader = open_trace(path)
-    if schema is not None and reader.schema != schema:
-        raise ModelError(f"the trace's schema differs from the model's "
-                         f"(first difference: {_first_difference(schema, reader.schema)})",
-                         path=path)
+    if schema is not None:
+        check_schema(schema, reader.schema, path)
     transitions = reader.triples()
     if not transitions:
         raise TraceError("no transitions in the file", path=path)
     return transitions, reader.schema
-
-
-def _first_difference(a: dict, b: dict, prefix: str = "schema") -> str:
-    for key in sorted(set(a) | set(b), key=str):
-        if a.get(key) != b.get(key):
-            if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
-                return _first_difference(a[key], b[key], f"{prefix}.{key}")
-            return f"{prefix}.{key}"
-    return prefix
 
 
 def run_fit(args: argparse.Namespace) -> int:
