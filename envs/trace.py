@@ -283,11 +283,19 @@ class TraceReader:
                                  previous.t, previous.line)
             previous = step
 
-
     def triples(self) -> list[tuple[dict, str, dict]]:
         """Every transition as a (state, action, next_state) triple, the form fitting and
         learning take (read and validated in full)."""
-        return [(t.state, t.action, t.next_state) for t in self.transitions()]
+        return self.triples_with_episodes()[0]
+
+    def triples_with_episodes(self) -> tuple[list[tuple[dict, str, dict]], list[int]]:
+        """The triples and, index for index, the episode each came from: what a held-out split
+        by episode needs (`synth.fit.split`). A transitions file counts as one episode."""
+        triples, episodes = [], []
+        for t in self.transitions():
+            triples.append((t.state, t.action, t.next_state))
+            episodes.append(t.episode)
+        return triples, episodes
 
 
 def open_trace(path: str | os.PathLike) -> TraceReader:

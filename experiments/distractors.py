@@ -53,7 +53,7 @@ def distractors(state: dict, action: str, true_next: dict, schema: dict,
     for make in MISTAKES:
         for label, candidate in make(state, action, true_next, schema, rules, rng):
             key = _key(candidate)
-            if key not in seen and _valid(candidate, schema):
+            if key not in seen and is_valid(candidate, schema):
                 seen.add(key)
                 kept.append((label, candidate))
     return kept
@@ -61,10 +61,11 @@ def distractors(state: dict, action: str, true_next: dict, schema: dict,
 
 # --- the mistakes -----------------------------------------------------------------------------
 # Each takes (state, action, true_next, schema, rules, rng) and yields (label, candidate) pairs;
-# candidates are fresh copies of true_next.
+# candidates are fresh copies of true_next. `experiments.onelife` hands some of them the previous
+# state as `true_next`, for OneLife's mutated previous states.
 
 def creature_health(state, action, true_next, schema, rules, rng) -> Iterator[Candidate]:
-    for obj in _nearest(true_next):
+    for obj in nearest(true_next):
         if "health" not in obj:
             continue
         delta = int(rng.choice([-1, 1]))
@@ -80,7 +81,7 @@ def creature_shift(state, action, true_next, schema, rules, rng) -> Iterator[Can
     """A creature one step onto a free walkable neighbour cell."""
     walkable = set(schema["walkable"])
     taken = {tuple(o["pos"]) for o in true_next["objects"]}
-    for obj in _nearest(true_next):
+    for obj in nearest(true_next):
         x, y = obj["pos"]
         steps = [(dx, dy) for dx, dy in STEPS if (x + dx, y + dy) not in taken
                  and _material(true_next, schema, x + dx, y + dy) in walkable]
@@ -94,7 +95,7 @@ def creature_shift(state, action, true_next, schema, rules, rng) -> Iterator[Can
 
 
 def creature_vanish(state, action, true_next, schema, rules, rng) -> Iterator[Candidate]:
-    for obj in _nearest(true_next):
+    for obj in nearest(true_next):
         new = _copy(true_next)
         new["objects"] = [o for o in new["objects"] if o["id"] != obj["id"]]
         yield f"vanish:{_name(obj)}", new
@@ -103,7 +104,7 @@ def creature_vanish(state, action, true_next, schema, rules, rng) -> Iterator[Ca
 def creature_survives(state, action, true_next, schema, rules, rng) -> Iterator[Candidate]:
     """A creature that died (or was eaten) still there, as it was."""
     alive = {o["id"] for o in true_next["objects"]}
-    for obj in _nearest(state):
+    for obj in nearest(state):
         if obj["id"] not in alive:
             new = _copy(true_next)
             new["objects"] = sorted(new["objects"] + [copy.deepcopy(obj)], key=lambda o: o["id"])
@@ -214,8 +215,9 @@ def _key(state: dict) -> str:
     return json.dumps(comparable(state), sort_keys=True)
 
 
-def _valid(state: dict, schema: dict) -> bool:
-    """A well-formed state (schema, cells inside the grid) with at most one object per cell."""
+def is_valid(state: dict, schema: dict) -> bool:
+    """A well-formed state (schema, cells inside the grid) with at most one object per cell
+    (shared with OneLife's distractors, `experiments.onelife`)."""
     try:
         validate_state(state, schema)
     except TraceError:
@@ -224,7 +226,7 @@ def _valid(state: dict, schema: dict) -> bool:
     return len(cells) == len(set(cells))
 
 
-def _nearest(state: dict) -> list[dict]:
+def nearest(state: dict) -> list[dict]:
     """The NEAREST creatures (non-player objects) to the player, nearest first, ties by id."""
     x, y = find_player(state)["pos"]
     others = [o for o in state["objects"] if o["kind"] != "player"]

@@ -1,33 +1,56 @@
-"""The evaluation runner behind `lawsmith eval`: every model through OneLife's protocol (23 scenarios,
-success and failure variants, distractor ranking and sample fidelity), held-out NLL against the
-oracle, the PoE-World-style baseline of each model, and optionally planning.
+"""The evaluation runner behind `lawsmith eval`: every model through the scenario protocols (ours and
+the OneLife-comparable one), each model's two baselines fitted on its own training data, held-out
+NLL against a converged oracle (overall and per observable class), and optionally planning.
 
-It never reads a model's training trace: the held-out trace and the baseline's fitting trace are
-recorded here, from explorer lives whose seeds start at `EVAL_SEED_BASE + seed`.
+Held-out discipline: the held-out trace is recorded here, from explorer lives whose seeds start at
+`EVAL_SEED_BASE + seed`; no training, pruning or round selection has seen it (training traces use
+seeds below). The baselines are fitted on the trace the model folder's manifest names (or
+`--baseline-trace`), the data the model itself had.
+
+    report = evaluate(["models/learned"], EvalConfig(trials=10), say=print)
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
+import multiprocessing
 import pathlib
 import tempfile
 import time
-from typing import Callable
+from collections import defaultdict
+from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
 from envs.crafter_world import CrafterWorld
 from envs.recorder import record_lives
 from envs.trace import open_trace
 from envs.worlds import make_policy
-from experiments.models import (EvalModel, LawModel, NullModel, RandomModel, TrueModel,
-                                strip_preconditions)
-from laws.folder import load_model
+from experiments import baselines, oracle
+from experiments.models import EvalModel, LawModel, NullModel, RandomModel, TrueModel
+from experiments.stats import bootstrap_ci, chance, difference_ci
+from laws.folder import check_schema, load_model
 from laws.model import WorldModel
-from synth.fit import FitConfig, fit
 
 EVAL_SEED_BASE = 1_000_000
+PROTOCOLS = ("lawsmith", "onelife")
+BASELINES = ("PoE-World inference", "no parameter inference")
+RANKING = ("mrr", "rank1", "recall")
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    trials: int = 10                  # engine seeds per scenario and variant
+    seed: int = 0
+    heldout: int = 200                # fresh transitions for held-out NLL
+    planning: bool = False
+    protocols: tuple[str, ...] = PROTOCOLS
+    baseline_trace: str | None = None  # for model folders whose manifest names no trace
+    jobs: int = 1                     # processes for the protocol runs
+    oracle_ladder: tuple[int, ...] = oracle.LADDER
 
 
 def fresh_transitions(world: CrafterWorld, count: int, seed: int) -> list[tuple[dict, str, dict]]:
@@ -39,67 +62,179 @@ def fresh_transitions(world: CrafterWorld, count: int, seed: int) -> list[tuple[
         return open_trace(path).triples()
 
 
-def baseline_of(model: WorldModel, transitions: list, seed: int) -> WorldModel:
-    """PoE-World-style: the same laws without preconditions, every expert always on, fitted."""
-    text = strip_preconditions(model.text)
-    stripped = WorldModel(text, model.schema)
-    return WorldModel(text, model.schema,
-                      fit(stripped, transitions, FitConfig(seed=seed)).params)
-
-
-def mean_nll(model: EvalModel, transitions: list) -> float:
+def mean_nll(model: WorldModel, transitions: list) -> float:
     """Mean negative log-probability per transition."""
-    return -sum(model.log_prob(s, a, n) for s, a, n in transitions) / max(len(transitions), 1)
+    return -float(model.log_prob_batch(transitions).sum()) / max(len(transitions), 1)
 
 
-def evaluate(model_dirs: list[str], trials: int, seed: int, heldout: int,
-             planning: bool, say: Callable[[str], None]) -> dict:
+def class_nll(model: WorldModel, transitions: list) -> dict[str, float]:
+    """Negative log-probability per transition of each observable class."""
+    totals = model.class_log_probs(model.table(transitions))
+    return {name: -value / max(len(transitions), 1) for name, value in sorted(totals.items())}
+
+
+def evaluate(model_dirs: Sequence[str], config: EvalConfig,
+             say: Callable[[str], None]) -> dict:
     """Run everything; returns the report dict (see experiments/report.py)."""
-    from experiments.protocol import evaluate_model, mrr_by_scenario, overall
     from experiments.scenarios import scenarios as build_scenarios
 
     torch.set_num_threads(1)
     began = time.perf_counter()
     world = CrafterWorld()
-    models: list[EvalModel] = [TrueModel(world), NullModel(world.schema),
-                               RandomModel(world.schema, seed)]
-    say(f"recording {2 * heldout} fresh transitions (held-out and baseline-fitting)")
-    fresh = fresh_transitions(world, 2 * heldout, seed)
-    held, calibration = fresh[:heldout], fresh[heldout:]
-    learned = []
-    for folder in model_dirs:
-        model, _ = load_model(folder)
-        if model.schema != world.schema:
-            raise ValueError(f"{folder}: the model's schema is not the default Crafter schema")
-        name = pathlib.Path(folder).name or str(folder)
-        say(f"fitting the PoE-World-style baseline of {name}")
-        learned.append(name)
-        models += [LawModel(model, name),
-                   LawModel(baseline_of(model, calibration, seed), f"{name} (PoE baseline)")]
-    cases = build_scenarios(world, seed)
-    rows, summary, per_scenario = {}, {}, {}
-    for model in models:
-        say(f"protocol: {model.name}")
-        rows[model.name] = evaluate_model(model, cases, world, trials, seed)
-        summary[model.name] = overall(rows[model.name])
-        per_scenario[model.name] = mrr_by_scenario(rows[model.name])
-    say("held-out NLL against the oracle")
-    nll = {models[0].name: mean_nll(models[0], held)}   # the oracle
+    laws = [_law_models(folder, world, config, say) for folder in model_dirs]
+    say(f"recording {config.heldout} fresh held-out transitions (explorer lives from seed "
+        f"{EVAL_SEED_BASE + config.seed})")
+    held = fresh_transitions(world, config.heldout, config.seed)
+    say(f"oracle: held-out NLL with {', '.join(map(str, config.oracle_ladder))} draws")
+    reference = TrueModel(world)
+    curve = oracle.convergence(reference.sample, held, world.schema, config.oracle_ladder,
+                               progress=_every(50, len(held), "oracle", say))
+    say(f"oracle: {curve['chosen']} draws per transition "
+        + ("(converged)" if curve["converged"] else "(NOT converged within the ladder)"))
+    models: list[EvalModel] = [TrueModel(world, samples=curve["chosen"]),
+                               NullModel(world.schema), RandomModel(world.schema, config.seed)]
+    for group in laws:
+        models += group["models"]
+    cases = build_scenarios(world, config.seed)
+    names = list(dict.fromkeys(case.name for case in cases))
+    report = {"world": "crafter", "trials": config.trials, "seed": config.seed,
+              "scenarios": names, "protocols": list(config.protocols),
+              "heldout": {"transitions": len(held), "trace": f"explorer lives from seed "
+                          f"{EVAL_SEED_BASE + config.seed} (recorded by the evaluation)"},
+              "oracle": curve,
+              "baseline_data": {g["name"]: g["trace"] for g in laws}}
+    for protocol in config.protocols:
+        rows = _run_protocol(models, cases, world, config, protocol, say)
+        section = protocol_section(rows, [m.name for m in models], names,
+                                   [g["name"] for g in laws], config.seed)
+        if protocol == PROTOCOLS[0]:
+            report.update(section)
+        else:
+            report[protocol] = section
+    say("held-out NLL of the law models, overall and per observable class")
+    report["nll"] = {models[0].name: curve["nll"][curve["draws"].index(curve["chosen"])]}
+    report["nll_by_class"] = {models[0].name: curve["per_class"][curve["chosen"]]}
     for model in models[3:]:
-        nll[model.name] = mean_nll(model, held)
-    names = sorted({case.name for case in cases}, key=[c.name for c in cases].index)
-    report = {"world": "crafter", "trials": trials, "seed": seed, "scenarios": names,
-              "summary": summary, "per_scenario": per_scenario, "nll": nll,
-              "heldout_transitions": len(held), "rows": rows,
-              "beats_baseline": {name: _wins(per_scenario[name],
-                                             per_scenario[f"{name} (PoE baseline)"], names)
-                                 for name in learned}}
-    if planning:
+        report["nll"][model.name] = mean_nll(model.model, held)
+        report["nll_by_class"][model.name] = class_nll(model.model, held)
+    if config.planning:
         say("planning: strategy ranking and MPC agents in real Crafter")
         report["planning"] = planning_section(
-            [LawModel(m.model, m.name, unexplained=False) for m in models[3::2]], world, seed)
+            [LawModel(g["models"][0].model, g["name"], unexplained=False) for g in laws],
+            world, config.seed)
     report["seconds"] = time.perf_counter() - began
     return report
+
+
+def _law_models(folder: str, world: CrafterWorld, config: EvalConfig,
+                say: Callable[[str], None]) -> dict:
+    """A model folder as the model and its two baselines, fitted on its own training data."""
+    model, manifest = load_model(folder)
+    if model.schema != world.schema:
+        raise ValueError(f"{folder}: the model's schema is not the default Crafter schema")
+    name = pathlib.Path(folder).name or str(folder)
+    trace = baselines.training_trace(folder, manifest, config.baseline_trace)
+    reader = open_trace(trace)
+    check_schema(model.schema, reader.schema, trace)
+    data = reader.triples()
+    say(f"{name}: fitting its baselines on {trace} ({len(data)} transitions)")
+    poe = baselines.poe_world(model, data, config.seed)
+    plain = baselines.no_inference(model, data)
+    return {"name": name, "trace": trace,
+            "models": [LawModel(model, name), LawModel(poe, f"{name} ({BASELINES[0]})"),
+                       LawModel(plain, f"{name} ({BASELINES[1]})")]}
+
+
+# --- the protocol runs, in parallel when asked ----------------------------------------------------
+
+_JOBS: dict = {}   # what forked workers read (set before the pool starts)
+
+
+def _run_protocol(models: list, cases: list, world, config: EvalConfig, protocol: str,
+                  say: Callable[[str], None]) -> dict[str, list[dict]]:
+    """Every model's protocol rows, `config.jobs` models at a time."""
+    _JOBS.update(models=models, cases=cases, world=world, config=config, protocol=protocol)
+    rows: dict[str, list[dict]] = {}
+    indices = range(len(models))
+    if config.jobs > 1:
+        with multiprocessing.get_context("fork").Pool(config.jobs) as pool:
+            for index, result in pool.imap_unordered(_protocol_job, indices):
+                rows[models[index].name] = result
+                say(f"protocol {protocol}: {models[index].name} ({len(rows)}/{len(models)})")
+    else:
+        for index in indices:
+            rows[models[index].name] = _protocol_job(index)[1]
+            say(f"protocol {protocol}: {models[index].name} ({len(rows)}/{len(models)})")
+    return {model.name: rows[model.name] for model in models}
+
+
+def _protocol_job(index: int) -> tuple[int, list[dict]]:
+    from experiments.protocol import evaluate_model
+
+    torch.set_num_threads(1)
+    job = _JOBS
+    return index, evaluate_model(job["models"][index], job["cases"], job["world"],
+                                 job["config"].trials, job["config"].seed,
+                                 protocol=job["protocol"])
+
+
+# --- summaries ----------------------------------------------------------------------------------
+
+def protocol_section(rows: dict[str, list[dict]], models: list[str], scenarios: list[str],
+                     law_models: list[str], seed: int) -> dict:
+    """One protocol's numbers: per model and variant the means with 95% intervals and the chance
+    line of its own candidate sets; the chance line of all candidate sets; MRR and the truth's
+    NLL per scenario; and each law model against its baselines."""
+    from experiments.protocol import mrr_by_scenario, overall
+
+    summary, per_scenario, scenario_nll = {}, {}, {}
+    pooled: dict[str, list[int]] = defaultdict(list)
+    for name in models:
+        summary[name] = overall(rows[name])
+        for variant, entry in summary[name].items():
+            mine = [r for r in rows[name] if r["variant"] == variant]
+            strata = [r["scenario"] for r in mine]
+            for metric in RANKING:
+                entry[f"{metric}_ci95"] = bootstrap_ci([r[metric] for r in mine], strata, seed)
+            line = chance([r["candidates"] for r in mine])
+            entry.update(chance_mrr=line["mrr"], chance_rank1=line["rank1"], rows=len(mine))
+            pooled[variant] += [r["candidates"] for r in mine]
+        per_scenario[name] = mrr_by_scenario(rows[name])
+        scenario_nll[name] = _scenario_nll(rows[name])
+    return {"chance": {variant: chance(sizes) for variant, sizes in pooled.items()},
+            "summary": summary, "per_scenario": per_scenario, "scenario_nll": scenario_nll,
+            "rows": rows,
+            "beats_baseline": {name: {label: wins(rows[name], rows[f"{name} ({label})"],
+                                                  scenarios, seed)
+                                      for label in BASELINES}
+                               for name in law_models}}
+
+
+def _scenario_nll(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """{scenario: {variant: mean -log p(true next state)}}: the mechanic's own NLL."""
+    values: dict[tuple, list[float]] = defaultdict(list)
+    for row in rows:
+        values[(row["scenario"], row["variant"])].append(-row["truth_log_prob"])
+    table: dict[str, dict[str, float]] = defaultdict(dict)
+    for (scenario, variant), group in values.items():
+        table[scenario][variant] = float(np.mean(group))
+    return dict(table)
+
+
+def wins(model_rows: list[dict], baseline_rows: list[dict], scenarios: list[str],
+         seed: int) -> dict:
+    """Scenarios (success variants) where the model's MRR beats the baseline's with the 95%
+    interval of the difference clear of zero, loses likewise, or neither (indistinguishable)."""
+    result = {"wins": [], "losses": [], "indistinguishable": [], "scenarios": len(scenarios)}
+    for scenario in scenarios:
+        ours = [r["mrr"] for r in model_rows
+                if r["scenario"] == scenario and r["variant"] == "success"]
+        theirs = [r["mrr"] for r in baseline_rows
+                  if r["scenario"] == scenario and r["variant"] == "success"]
+        low, high = difference_ci(ours, theirs, seed)
+        key = "wins" if low > 0 else "losses" if high < 0 else "indistinguishable"
+        result[key].append(scenario)
+    return result
 
 
 def planning_section(models: list[LawModel], world: CrafterWorld, seed: int) -> dict:
@@ -118,12 +253,9 @@ def planning_section(models: list[LawModel], world: CrafterWorld, seed: int) -> 
             "text": text.getvalue().strip()}
 
 
-def _wins(model: dict, baseline: dict, scenarios: list[str]) -> dict:
-    wins = ties = 0
-    for name in scenarios:
-        ours, theirs = model.get(name, {}).get("success"), baseline.get(name, {}).get("success")
-        if ours is None or theirs is None:
-            continue
-        wins += ours > theirs + 1e-9
-        ties += abs(ours - theirs) <= 1e-9
-    return {"wins": wins, "ties": ties, "scenarios": len(scenarios)}
+def _every(step: int, total: int, what: str, say: Callable[[str], None]) -> Callable[[int], None]:
+    """A progress callback that says `what: done/total` every `step` items."""
+    def progress(done: int) -> None:
+        if done % step == 0 or done == total:
+            say(f"{what}: {done}/{total}")
+    return progress

@@ -1,21 +1,26 @@
-"""The models an evaluation compares: a fitted laws model, the reference models True, Null and Random,
-and a PoE-World-style baseline (the same laws with their preconditions removed, weights fitted).
+"""The models an evaluation compares: a fitted laws model and the reference models True, Null and
+Random (the baselines of a laws model are laws models too: experiments/baselines.py).
 
 Every model answers two questions about a transition from a plain state:
 
-    model.log_prob(state, action, next_state) -> float   # higher: more plausible
+    model.log_prob(state, action, next_state, scored=None) -> float   # higher: more plausible
     model.sample(state, action, seed) -> dict            # a next state
+
+`scored(observable_name) -> bool`, when given, limits `log_prob` to the terms of the observables it
+accepts (the `onelife` protocol scores fewer observables than the default, see
+`experiments.onelife`); it must answer alike for every member of an observable class, since a laws
+model sums unexplained unchanged observables per class.
 
 The True model is the world itself. The real Crafter gives no probabilities, so its `log_prob` is
 estimated from `samples` draws of the true transition with fresh randomness, per observable (how
 often each value came up among the draws, add-alpha smoothed with one bucket for every value that
-did not), which is also the oracle of held-out NLL.
+did not), which is also the oracle of held-out NLL (experiments/oracle.py: the estimate, what it
+assumes, and how many draws it needs).
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import json
 import math
@@ -23,15 +28,17 @@ from typing import Protocol
 
 import numpy as np
 
-from dsl import format_law, parse
-from laws.model import WorldModel
-from laws.observables import StateView, changed_observables, domain_size
+from dsl.predictions import cell_observable, exists_observable, field_observable, spawn_observable
+from experiments.oracle import SMOOTHING, Scored, estimate_terms
+from laws.model import LogProb, WorldModel
+from laws.observables import StateView, changed_observables
 
 
 class EvalModel(Protocol):
     name: str
 
-    def log_prob(self, state: dict, action: str, next_state: dict) -> float: ...
+    def log_prob(self, state: dict, action: str, next_state: dict,
+                 scored: Scored | None = None) -> float: ...
 
     def sample(self, state: dict, action: str, seed: int) -> dict: ...
 
@@ -50,8 +57,10 @@ class LawModel:
     def __init__(self, model: WorldModel, name: str, unexplained: bool = True):
         self.model, self.name, self.unexplained = model, name, unexplained
 
-    def log_prob(self, state: dict, action: str, next_state: dict) -> float:
-        return self.model.log_prob(state, action, next_state).total
+    def log_prob(self, state: dict, action: str, next_state: dict,
+                 scored: Scored | None = None) -> float:
+        result = self.model.log_prob(state, action, next_state)
+        return result.total if scored is None else scored_total(result, scored)
 
     def sample(self, state: dict, action: str, seed: int) -> dict:
         return self.model.sample(state, action, seed, unexplained=self.unexplained)
@@ -61,7 +70,8 @@ class TrueModel:
     """The world itself: samples are real transitions with fresh randomness; `log_prob` is the
     per-observable estimate from `samples` draws (see the module docstring)."""
 
-    def __init__(self, world, samples: int = 32, smoothing: float = 0.5, name: str = "True"):
+    def __init__(self, world, samples: int = 32, smoothing: float = SMOOTHING,
+                 name: str = "True"):
         self.world, self.samples, self.smoothing, self.name = world, samples, smoothing, name
         self._draws: dict[str, list[dict]] = {}
 
@@ -78,27 +88,10 @@ class TrueModel:
             self._draws = {key: [self.sample(state, action, k) for k in range(self.samples)]}
         return self._draws[key]
 
-    def log_prob(self, state: dict, action: str, next_state: dict) -> float:
-        schema = self.world.schema
-        before = StateView(state, schema)
-        views = [StateView(draw, schema) for draw in self.draws(state, action)]
-        candidate = StateView(next_state, schema)
-        observables = {o.name: o for view in views + [candidate]
-                       for o in changed_observables(before, view, schema)}
-        total = 0.0
-        for observable in observables.values():
-            values = [_value(view, observable, before) for view in views]
-            seen = set(values)
-            mine = _value(candidate, observable, before)
-            # Add-alpha over the values the draws took plus one bucket for all others, which is
-            # spread evenly over the rest of the domain.
-            norm = len(values) + self.smoothing * (len(seen) + 1)
-            if mine in seen:
-                total += math.log((values.count(mine) + self.smoothing) / norm)
-            else:
-                rest = max(domain_size(observable, schema) - len(seen), 1)
-                total += math.log(self.smoothing / norm / rest)
-        return total
+    def log_prob(self, state: dict, action: str, next_state: dict,
+                 scored: Scored | None = None) -> float:
+        return sum(estimate_terms(state, self.draws(state, action), next_state, self.world.schema,
+                                  self.smoothing, scored).values())
 
 
 class NullModel:
@@ -111,26 +104,31 @@ class NullModel:
     def __init__(self, schema: dict):
         self.schema = schema
 
-    def log_prob(self, state: dict, action: str, next_state: dict) -> float:
+    def log_prob(self, state: dict, action: str, next_state: dict,
+                 scored: Scored | None = None) -> float:
         before, after = StateView(state, self.schema), StateView(next_state, self.schema)
-        return -self.COST * sum(1 for _ in changed_observables(before, after, self.schema))
+        return -self.COST * sum(1 for o in changed_observables(before, after, self.schema)
+                                if scored is None or scored(o.name))
 
     def sample(self, state: dict, action: str, seed: int) -> dict:
         return {**copy.deepcopy(state), "step": state["step"] + 1}
 
 
 class RandomModel:
-    """Scores every candidate at random (seeded by the candidate, so it is repeatable); samples
-    move one random object one cell, or change nothing."""
+    """Scores every candidate with an independent random number (a seeded stream: the same run
+    gives the same scores; each trial is a fresh random ranking, so its mean tends to the chance
+    line; `scored` makes no difference); samples move one random object one cell, or change
+    nothing."""
 
     name = "Random"
 
     def __init__(self, schema: dict, seed: int = 0):
         self.schema, self.seed = schema, seed
+        self._scores = np.random.default_rng([seed, 0x5EED])
 
-    def log_prob(self, state: dict, action: str, next_state: dict) -> float:
-        value = int(_digest(comparable(next_state), str(self.seed))[:12], 16)
-        return -float(np.random.default_rng(value).exponential(10.0))
+    def log_prob(self, state: dict, action: str, next_state: dict,
+                 scored: Scored | None = None) -> float:
+        return -float(self._scores.exponential(10.0))
 
     def sample(self, state: dict, action: str, seed: int) -> dict:
         rng = np.random.default_rng(seed)
@@ -145,21 +143,26 @@ class RandomModel:
         return new
 
 
-def _value(view: StateView, observable, before: StateView):
-    """An observable's value, where a spawn is judged with the new objects' attributes too (the
-    truth's new plant has health 1; a distractor's with health 0 is not the same outcome)."""
-    if observable.what != "spawn":
-        return view.value(observable, before)
-    return tuple(sorted(json.dumps({k: v for k, v in obj.items() if k != "id"}, sort_keys=True)
-                        for obj in view.state["objects"]
-                        if obj["kind"] == observable.kind and tuple(obj["pos"]) == observable.cell
-                        and obj["id"] not in before.by_id))
+def scored_total(result: LogProb, scored: Scored) -> float:
+    """A laws model's log-probability over the scored observables only: their predicted and
+    unexplained terms, and the unchanged sums of their classes."""
+    terms = [term for term in result.predicted + result.unexplained if scored(term.observable)]
+    return (sum(term.log_prob for term in terms)
+            + sum(value for group, value in result.unchanged.items()
+                  if scored(class_member(group))))
 
 
-def strip_preconditions(text: str) -> str:
-    """The laws with every precondition removed: all experts always on (PoE-World's baseline)."""
-    laws = [dataclasses.replace(law, condition=None) for law in parse(text).laws]
-    return "\n\n".join(format_law(law) for law in laws) + "\n"
+def class_member(group: str) -> str:
+    """The name of an observable of class `group` (see `laws.observables.Observable.group`)."""
+    if group == "grid":
+        return cell_observable(0, 0)
+    head, _, rest = group.partition(".")
+    if head == "spawn":
+        return spawn_observable(rest, 0, 0)
+    if rest == "exists":
+        return exists_observable(head, 0)
+    attr, _, key = rest.partition(".")
+    return field_observable(head, 0, attr, key or None)
 
 
 def _digest(*parts) -> str:

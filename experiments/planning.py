@@ -35,13 +35,17 @@ from experiments.scenarios import Edit, cleared
 
 # --- settings (CleanRL style) -------------------------------------------------------------------
 TRIALS = 16           # rollouts per strategy and model in strategy ranking
-EPISODES = 3          # MPC / random episodes
-STEPS = 200           # real steps per episode (fewer if the player dies)
-HORIZON = 3           # MPC: imagined steps per action sequence
-ROLLOUTS = 17         # MPC: imagined sequences per real step (at least one per first action)
+EPISODES = 20         # MPC / random episodes (the same starts for every agent)
+STEPS = 100           # real steps per episode (fewer if the player dies)
+HORIZON = 8           # MPC: imagined steps per action sequence
+ROLLOUTS = 32         # MPC: imagined sequences per plan (at least one per first action)
+MAX_RUN = 4           # MPC: a sequence is runs of one action repeated 1..MAX_RUN times
+REPLAN = 4            # MPC: real actions taken from each plan before planning again
 DISCOUNT = 0.9        # MPC: an achievement imagined at step t counts DISCOUNT ** t
 HEALTH_WEIGHT = 0.1   # MPC: value of one health point against one new achievement
 DEATH_COST = 5.0      # MPC: cost of an imagined death
+RESAMPLES = 2000      # bootstrap resamples of a 95% interval
+CONFIDENCE = 0.95
 SEED = 0
 CLEAR = 4             # grass cleared around the player in a situation (square of side 2*CLEAR+1)
 
@@ -49,7 +53,8 @@ MOVES = {(-1, 0): "move_left", (1, 0): "move_right", (0, -1): "move_up", (0, 1):
 
 
 class Model(Protocol):
-    """What planning needs of a model: a next state drawn for (state, action) with a seed."""
+    """What planning needs of a model: a next state drawn for (state, action) with a seed. A model
+    whose `.model` has `sample_batch` (a `LawModel`) is asked for many transitions at once."""
 
     def sample(self, state: dict, action: str, seed: int) -> dict: ...
 
@@ -195,14 +200,26 @@ def start_of(situation: Situation, strategy: Strategy) -> dict:
     return state
 
 
-def imagine(model: Model, state: dict, action: str, seed: int) -> dict:
-    """One imagined step. A laws model that draws the noise floor's "some other value" for an
-    observable without a finite domain (e.g. a float counter) leaves None there; such attributes
-    keep their value from `state`, so the rollout can go on."""
-    after = model.sample(state, action, seed)
-    before = {o["id"]: o for o in state["objects"]}
-    for obj in after["objects"]:
-        _fill_missing(obj, before.get(obj["id"], {}))
+# --- imagined rollouts --------------------------------------------------------------------------
+
+def imagine(model: Model, states: list[dict], actions: list[str], seed: int) -> list[dict]:
+    """One imagined step of each (state, action). A law model (its `.model` has `sample_batch`)
+    draws them all in one batch, which is several times cheaper than one `sample` call each; other
+    models (the real game cannot batch) get one `sample` call per pair. A laws model that draws the
+    noise floor's "some other value" for an observable without a finite domain (e.g. a float
+    counter) leaves None there; such attributes keep their value from the state before, so the
+    rollout can go on."""
+    inner = getattr(model, "model", None)
+    if hasattr(inner, "sample_batch"):
+        after = inner.sample_batch(states, actions, seed,
+                                   unexplained=getattr(model, "unexplained", False))
+    else:
+        after = [model.sample(state, action, _seed(seed, i))
+                 for i, (state, action) in enumerate(zip(states, actions))]
+    for state, new in zip(states, after):
+        before = {o["id"]: o for o in state["objects"]}
+        for obj in new["objects"]:
+            _fill_missing(obj, before.get(obj["id"], {}))
     return after
 
 
@@ -214,25 +231,64 @@ def _fill_missing(record: dict, old: dict) -> None:
             _fill_missing(value, old[key])
 
 
-def rollout(model: Model, state: dict, policy: Policy, steps: int, seed: int) -> dict:
-    """The state after `steps` steps of `policy` imagined in `model` (stops when health is gone)."""
+def alive(state: dict) -> bool:
+    """Whether the player has health left (a world without health never ends a rollout)."""
+    return find_player(state)["inventory"].get("health", 1) > 0
+
+
+def imagine_rollouts(model: Model, starts: list[dict], policies: list[Policy], steps: int,
+                     seed: int) -> list[list[dict]]:
+    """The imagined states after each step of `policies[i]` from `starts[i]`, for up to `steps`
+    steps; all rollouts advance together (one `imagine` batch per step) and one stops when the
+    player's health is gone."""
+    trajectories: list[list[dict]] = [[] for _ in starts]
+    current, live = list(starts), list(range(len(starts)))
     for t in range(steps):
-        state = imagine(model, state, policy(state, t), _seed(seed, t))
-        if find_player(state)["inventory"]["health"] <= 0:
+        actions = [policies[i](current[i], t) for i in live]
+        for i, state in zip(live, imagine(model, [current[i] for i in live], actions,
+                                          _seed(seed, t))):
+            current[i] = state
+            trajectories[i].append(state)
+        live = [i for i in live if alive(current[i])]
+        if not live:
             break
-    return state
+    return trajectories
 
 
-def strategy_scores(model: Model, situation: Situation, trials: int, seed: int) -> list[float]:
-    """Mean task score of each strategy over `trials` rollouts in `model`."""
-    means = []
-    for strategy in situation.strategies:
-        start = start_of(situation, strategy)
-        scores = [situation.measure(start, rollout(model, start, strategy.policy, situation.steps,
-                                                   _seed(seed, situation.name, strategy.name, k)))
-                  for k in range(trials)]
-        means.append(float(np.mean(scores)))
-    return means
+# --- intervals ----------------------------------------------------------------------------------
+
+def bootstrap_ci(rows: np.ndarray, statistic: Callable[[np.ndarray], float] = np.mean,
+                 resamples: int = RESAMPLES, seed: int = SEED) -> list[float]:
+    """95% percentile-bootstrap interval of `statistic` over `rows` (episodes or trials, first
+    axis): the rows are resampled with replacement `resamples` times."""
+    rows = np.asarray(rows, dtype=float)
+    picks = np.random.default_rng(seed).integers(len(rows), size=(resamples, len(rows)))
+    stats = [statistic(rows[pick]) for pick in picks]
+    low, high = np.quantile(stats, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    return [float(low), float(high)]
+
+
+def crafter_score(rates: list[float] | np.ndarray) -> float:
+    """Crafter's score from per-achievement success rates in percent: exp(mean ln(1 + s)) - 1."""
+    return float(np.expm1(np.mean(np.log1p(np.asarray(rates, dtype=float)))))
+
+
+def score_of(unlocked: np.ndarray) -> float:
+    """The Crafter score of episodes given as rows of 0/1 per achievement (unlocked or not)."""
+    return crafter_score(100.0 * np.asarray(unlocked, dtype=float).mean(axis=0))
+
+
+# --- strategy ranking ---------------------------------------------------------------------------
+
+def strategy_scores(model: Model, situation: Situation, trials: int, seed: int) -> list[list[float]]:
+    """Task scores of `trials` rollouts of each strategy in `model` (all imagined together)."""
+    starts = [start_of(situation, strategy) for strategy in situation.strategies]
+    ends = imagine_rollouts(model, [s for s in starts for _ in range(trials)],
+                            [s.policy for s in situation.strategies for _ in range(trials)],
+                            situation.steps, _seed(seed, situation.name))
+    scores = [situation.measure(starts[k // trials], (states or [starts[k // trials]])[-1])
+              for k, states in enumerate(ends)]
+    return [scores[i * trials:(i + 1) * trials] for i in range(len(starts))]
 
 
 def order(means: list[float], tie: float) -> list[int]:
@@ -255,19 +311,23 @@ def kendall_tau_b(a: list[int], b: list[int]) -> float:
 def rank_strategies(model: Model, true_model: Model, world: CrafterWorld, trials: int = TRIALS,
                     seed: int = SEED, cases: list[Situation] | None = None) -> list[dict]:
     """One row per situation (`cases`, default `situations(world, seed)`): each strategy's mean
-    score in the model and the true world, and whether the model orders them the same (pairwise
-    agreement, tau-b, all pairs agree)."""
+    score in the model and the true world with 95% bootstrap intervals over the trials, and whether
+    the model orders them the same (pairwise agreement, tau-b, all pairs agree)."""
     rows = []
     for situation in cases if cases is not None else situations(world, seed):
         imagined = strategy_scores(model, situation, trials, seed)
         real = strategy_scores(true_model, situation, trials, seed + 1)
-        model_pairs, true_pairs = order(imagined, situation.tie), order(real, situation.tie)
+        model_means = [float(np.mean(s)) for s in imagined]
+        true_means = [float(np.mean(s)) for s in real]
+        model_pairs, true_pairs = order(model_means, situation.tie), order(true_means, situation.tie)
         matches = sum(1 for x, y in zip(model_pairs, true_pairs) if x == y)
         rows.append({
             "situation": situation.name, "question": situation.question,
             "measure": situation.measure_name,
             "strategies": [s.name for s in situation.strategies],
-            "model": imagined, "true": real,
+            "model": model_means, "true": true_means,
+            "model_ci95": [bootstrap_ci(s) for s in imagined],
+            "true_ci95": [bootstrap_ci(s) for s in real],
             "pairs": len(true_pairs), "pairs_agree": matches,
             "agree": matches == len(true_pairs),
             "tau_b": kendall_tau_b(model_pairs, true_pairs),
@@ -293,31 +353,31 @@ def objective(now: dict, imagined: list[dict], discount: float = DISCOUNT) -> fl
     return value + HEALTH_WEIGHT * (find_player(imagined[-1])["inventory"]["health"] - health)
 
 
+def action_sequence(first: str, actions: list[str], horizon: int, max_run: int,
+                    rng: np.random.Generator) -> list[str]:
+    """`horizon` actions in runs of one action repeated 1..`max_run` times (the first run is of
+    `first`, the others of random actions): repeated moves reach farther than a random walk, and
+    repeated `do`s finish what takes several hits."""
+    sequence, action = [], first
+    while len(sequence) < horizon:
+        sequence += [action] * int(rng.integers(1, max_run + 1))
+        action = actions[int(rng.integers(len(actions)))]
+    return sequence[:horizon]
+
+
 def plan(model: Model, state: dict, actions: list[str], rng: np.random.Generator,
-         horizon: int = HORIZON, rollouts: int = ROLLOUTS) -> str:
-    """Random-shooting MPC: `rollouts` action sequences whose first actions take every action in
-    turn; an action's value is the mean objective of its sequences; ties are broken at random."""
+         horizon: int = HORIZON, rollouts: int = ROLLOUTS, max_run: int = MAX_RUN) -> list[str]:
+    """Random-shooting MPC: `rollouts` action sequences (see `action_sequence`) whose first actions
+    take every action in turn, imagined together in `model`; the sequence with the highest
+    objective (ties broken at random)."""
     firsts = [actions[i] for i in rng.permutation(len(actions))]
-    values: dict[str, list[float]] = {a: [] for a in actions}
-    for i in range(max(rollouts, len(actions))):
-        first = firsts[i % len(actions)]
-        sequence = [first] + [actions[j] for j in rng.integers(len(actions), size=horizon - 1)]
-        imagined, current = [], state
-        for action in sequence:
-            current = imagine(model, current, action, int(rng.integers(2 ** 31)))
-            imagined.append(current)
-            if find_player(current)["inventory"]["health"] <= 0:
-                break
-        values[first].append(objective(state, imagined))
-    means = {a: float(np.mean(v)) for a, v in values.items() if v}
-    best = max(means.values())
-    choices = [a for a in firsts if means.get(a, -math.inf) >= best - 1e-9]
-    return choices[0]
-
-
-def crafter_score(rates: list[float]) -> float:
-    """Crafter's score from per-achievement success rates in percent: exp(mean ln(1 + s)) - 1."""
-    return float(math.exp(np.mean([math.log(1 + s) for s in rates])) - 1)
+    sequences = [action_sequence(firsts[i % len(actions)], actions, horizon, max_run, rng)
+                 for i in range(max(rollouts, len(actions)))]
+    trajectories = imagine_rollouts(model, [state] * len(sequences),
+                                    [script(*s) for s in sequences], horizon,
+                                    int(rng.integers(2 ** 31)))
+    values = np.array([objective(state, states) for states in trajectories])
+    return sequences[int(rng.choice(np.flatnonzero(values >= values.max() - 1e-9)))]
 
 
 def episode_starts(world: CrafterWorld, episodes: int, seed: int) -> list[dict]:
@@ -325,41 +385,59 @@ def episode_starts(world: CrafterWorld, episodes: int, seed: int) -> list[dict]:
     return [world.reset(seed + e) for e in range(episodes)]
 
 
-def run_episodes(choose: Callable[[dict, np.random.Generator], str], world: CrafterWorld,
-                 starts: list[dict], steps: int, seed: int) -> dict:
-    """Act with `choose(state, rng)` in the real world from each start for up to `steps` steps;
-    the actions taken and achievements unlocked per episode, their success rates (percent) and the
-    Crafter score."""
+Chooser = Callable[[dict, np.random.Generator], list[str]]  # real state -> actions to take next
+
+
+def run_episodes(choose: Chooser, world: CrafterWorld, starts: list[dict], steps: int,
+                 seed: int) -> dict:
+    """Act in the real world from each start for up to `steps` steps, taking the actions
+    `choose(state, rng)` returns in turn before asking again; the actions taken and achievements
+    unlocked per episode, their success rates (percent), the Crafter score and the achievements
+    unlocked per episode, each with its 95% bootstrap interval over episodes."""
     names = list(world.rules["achievements"])
     unlocked_in: list[list[str]] = []
     taken: list[list[str]] = []
-    lengths, deaths = [], 0
-    began = time.perf_counter()
+    deaths, began = 0, time.perf_counter()
     for e, start in enumerate(starts):
         rng = np.random.default_rng(_seed(seed, "episode", e))
         state, end, actions = start, None, []
         while len(actions) < steps and end is None:
-            actions.append(choose(state, rng))
+            chosen = choose(state, rng)[:steps - len(actions)]
             world.load(state, validate=False)  # a TrueModel planner may share this world
-            state, end = world.step(actions[-1])
+            for action in chosen:
+                state, end = world.step(action)
+                actions.append(action)
+                if end is not None:
+                    break
         deaths += end == "dead"
-        lengths.append(len(actions))
         taken.append(actions)
         unlocked_in.append(sorted(k for k, v in find_player(state)["achievements"].items() if v))
-    rates = [100.0 * sum(name in u for u in unlocked_in) / len(starts) for name in names]
-    return {"episodes": len(starts), "steps": sum(lengths), "deaths": deaths,
-            "actions": taken, "unlocked": unlocked_in, "rates": dict(zip(names, rates)),
-            "mean_unlocked": float(np.mean([len(u) for u in unlocked_in])),
-            "score": crafter_score(rates), "seconds": time.perf_counter() - began}
+    table = np.array([[name in u for name in names] for u in unlocked_in], dtype=float)
+    counts = table.sum(axis=1)
+    return {"episodes": len(starts), "steps": sum(map(len, taken)), "deaths": deaths,
+            "actions": taken, "unlocked": unlocked_in,
+            "rates": dict(zip(names, (100.0 * table.mean(axis=0)).tolist())),
+            "unlocked_mean": float(counts.mean()), "unlocked_ci95": bootstrap_ci(counts),
+            "score": score_of(table), "score_ci95": bootstrap_ci(table, score_of),
+            "seconds": time.perf_counter() - began}
+
+
+def gain_ci95(agent: dict, baseline: dict) -> list[float]:
+    """95% bootstrap interval of the mean difference in achievements unlocked per episode between
+    `agent` and `baseline`, paired by episode (both played from the same starts)."""
+    return bootstrap_ci(np.array([len(a) - len(b) for a, b in
+                                  zip(agent["unlocked"], baseline["unlocked"])]))
 
 
 def mpc_episodes(model: Model, world: CrafterWorld, episodes: int = EPISODES, steps: int = STEPS,
                  seed: int = SEED, horizon: int = HORIZON, rollouts: int = ROLLOUTS,
+                 replan: int = REPLAN, max_run: int = MAX_RUN,
                  starts: list[dict] | None = None) -> dict:
-    """The MPC agent planning in `model`, acting in real Crafter (see `run_episodes`)."""
+    """The MPC agent planning in `model` and taking the first `replan` actions of each plan,
+    acting in real Crafter (see `run_episodes`)."""
     starts = starts if starts is not None else episode_starts(world, episodes, seed)
-    def choose(state: dict, rng: np.random.Generator) -> str:
-        return plan(model, state, world.actions, rng, horizon, rollouts)
+    def choose(state: dict, rng: np.random.Generator) -> list[str]:
+        return plan(model, state, world.actions, rng, horizon, rollouts, max_run)[:replan]
     return run_episodes(choose, world, starts, steps, seed)
 
 
@@ -367,7 +445,7 @@ def random_episodes(world: CrafterWorld, episodes: int = EPISODES, steps: int = 
                     seed: int = SEED, starts: list[dict] | None = None) -> dict:
     """A uniformly random policy in real Crafter (see `run_episodes`)."""
     starts = starts if starts is not None else episode_starts(world, episodes, seed)
-    return run_episodes(lambda state, rng: world.actions[int(rng.integers(len(world.actions)))],
+    return run_episodes(lambda state, rng: [world.actions[int(rng.integers(len(world.actions)))]],
                         world, starts, steps, seed)
 
 
@@ -377,16 +455,23 @@ def _seed(*parts) -> int:
 
 # --- script -----------------------------------------------------------------------------------
 
+def _interval(ci: list[float]) -> str:
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
 def print_ranking(name: str, rows: list[dict]) -> None:
-    print(f"\nstrategy ranking: {name} vs True")
-    print(f"{'situation':<14} {'strategy':<14} {'measure':<20} {'model':>6} {'true':>6}  agreement")
+    print(f"\nstrategy ranking: {name} vs True (mean task score, 95% bootstrap interval over "
+          "trials)")
+    print(f"{'situation':<14} {'strategy':<14} {'measure':<20} {'model':>20} {'true':>20}  "
+          "agreement")
     for row in rows:
         for i, strategy in enumerate(row["strategies"]):
             verdict = (f"{row['pairs_agree']}/{row['pairs']} pairs, tau-b {row['tau_b']:.2f}"
                        + (" AGREE" if row["agree"] else " differ")) if i == 0 else ""
+            model = f"{row['model'][i]:.2f} {_interval(row['model_ci95'][i])}"
+            true = f"{row['true'][i]:.2f} {_interval(row['true_ci95'][i])}"
             print(f"{row['situation'] if i == 0 else '':<14} {strategy:<14} "
-                  f"{row['measure'] if i == 0 else '':<20} {row['model'][i]:>6.2f} "
-                  f"{row['true'][i]:>6.2f}  {verdict}")
+                  f"{row['measure'] if i == 0 else '':<20} {model:>20} {true:>20}  {verdict}")
     agree = sum(r["agree"] for r in rows)
     pairs = sum(r["pairs_agree"] for r in rows), sum(r["pairs"] for r in rows)
     print(f"situations ranked as the true world does: {agree}/{len(rows)}; "
@@ -394,34 +479,46 @@ def print_ranking(name: str, rows: list[dict]) -> None:
 
 
 def print_mpc(results: dict[str, dict], steps: int) -> None:
-    print(f"\nagents in real Crafter (<= {steps} steps per episode)")
-    print(f"{'agent':<16} {'episodes':>8} {'steps':>6} {'deaths':>6} {'unlocked/ep':>11} "
-          f"{'score %':>8} {'seconds':>8}  achievements (success %)")
+    print(f"\nagents in real Crafter (<= {steps} steps per episode; 95% percentile-bootstrap "
+          "intervals over episodes; gain: paired by episode, against random)")
+    print(f"{'agent':<16} {'episodes':>8} {'steps':>6} {'deaths':>6} {'unlocked/ep':>18} "
+          f"{'gain/ep':>13} {'score %':>18} {'seconds':>8}  achievements (success %)")
     for name, r in results.items():
         got = ", ".join(f"{k} {v:.0f}" for k, v in r["rates"].items() if v > 0)
+        gain = _interval(r["gain_ci95"]) if "gain_ci95" in r else ""
         print(f"{name:<16} {r['episodes']:>8} {r['steps']:>6} {r['deaths']:>6} "
-              f"{r['mean_unlocked']:>11.2f} {r['score']:>8.2f} {r['seconds']:>8.1f}  {got}")
+              f"{r['unlocked_mean']:>5.2f} {_interval(r['unlocked_ci95']):>12} {gain:>13} "
+              f"{r['score']:>5.2f} {_interval(r['score_ci95']):>12} {r['seconds']:>8.1f}  {got}")
 
 
 def evaluate(models: list, world: CrafterWorld, trials: int = TRIALS, episodes: int = EPISODES,
              steps: int = STEPS, horizon: int = HORIZON, rollouts: int = ROLLOUTS,
-             seed: int = SEED) -> dict:
+             seed: int = SEED, replan: int = REPLAN, max_run: int = MAX_RUN) -> dict:
     """The whole planning evaluation of `models` (each with `.name` and `.sample`): strategy ranking
-    per model, and the random / MPC-per-model / MPC-True agents on the same episode starts."""
+    per model, and the random / MPC-per-model / MPC-True agents on the same episode starts, with
+    the seconds each part took."""
     from experiments.models import TrueModel
 
     true_model = TrueModel(CrafterWorld(world.rules, world.area))
+    seconds: dict[str, float] = {}
+    began = time.perf_counter()
     cases = situations(world, seed)
-    ranking = {m.name: rank_strategies(m, true_model, world, trials, seed, cases) for m in models}
+    ranking = {}
+    for model in models:
+        ranking[model.name] = rank_strategies(model, true_model, world, trials, seed, cases)
+        seconds[f"ranking {model.name}"] = time.perf_counter() - began
+        began = time.perf_counter()
     starts = episode_starts(world, episodes, seed)
     agents = {"random": random_episodes(world, steps=steps, seed=seed, starts=starts)}
     for model in list(models) + [true_model]:
-        agents[f"MPC {model.name}"] = mpc_episodes(model, world, steps=steps, seed=seed,
-                                                   horizon=horizon, rollouts=rollouts,
-                                                   starts=starts)
-    return {"ranking": ranking, "agents": agents,
+        agent = mpc_episodes(model, world, steps=steps, seed=seed, horizon=horizon,
+                             rollouts=rollouts, replan=replan, max_run=max_run, starts=starts)
+        agents[f"MPC {model.name}"] = {**agent, "gain_ci95": gain_ci95(agent, agents["random"])}
+    seconds.update({name: agent["seconds"] for name, agent in agents.items()})
+    return {"ranking": ranking, "agents": agents, "seconds": seconds,
             "settings": {"trials": trials, "episodes": episodes, "steps": steps,
-                         "horizon": horizon, "rollouts": rollouts, "seed": seed}}
+                         "horizon": horizon, "rollouts": rollouts, "replan": replan,
+                         "max_run": max_run, "seed": seed}}
 
 
 def main() -> None:
@@ -435,17 +532,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--horizon", type=int, default=HORIZON)
     parser.add_argument("--rollouts", type=int, default=ROLLOUTS)
+    parser.add_argument("--replan", type=int, default=REPLAN)
+    parser.add_argument("--max-run", type=int, default=MAX_RUN)
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
 
     models = [LawModel(load_model(folder)[0], folder, unexplained=False) for folder in args.models]
     began = time.perf_counter()
     result = evaluate(models, CrafterWorld(), args.trials, args.episodes, args.steps, args.horizon,
-                      args.rollouts, args.seed)
+                      args.rollouts, args.seed, args.replan, args.max_run)
     for name, rows in result["ranking"].items():
         print_ranking(name, rows)
     print_mpc(result["agents"], args.steps)
-    print(f"\ntotal {time.perf_counter() - began:.0f} s")
+    print("\nseconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result["seconds"].items())
+          + f"; total {time.perf_counter() - began:.0f}")
 
 
 if __name__ == "__main__":

@@ -27,43 +27,99 @@ def write_report(folder: str | os.PathLike, report: dict[str, Any]) -> list[path
     return written
 
 
-def summary_table(report: dict) -> str:
-    """The per-model summary (success variants, then failure variants), as aligned text."""
-    lines = [f"{'model':<22} {'variant':<8} {'MRR':>6} {'rank@1':>7} {'recall':>7} "
-             f"{'edits':>7} {'edits/leaf':>10} {'patch IoU':>9} {'NLL':>9}"]
-    for model, rows in report["summary"].items():
+def summary_table(report: dict, section: dict | None = None) -> str:
+    """One protocol's summary (the default protocol's unless `section` is given): the chance line
+    first, then per model and variant MRR and rank@1 with 95% intervals, recall, fidelity, and the
+    held-out NLL."""
+    section = section or report
+    lines = [f"{'model':<44} {'variant':<8} {'MRR':>6} {'95% CI':>13} {'rank@1':>7} "
+             f"{'95% CI':>13} {'recall':>7} {'edits':>6} {'IoU':>6} {'NLL':>8}"]
+    for variant in ("success", "failure"):
+        line = section.get("chance", {}).get(variant)
+        if line:
+            lines.append(f"{'chance (uniform random ranking)':<44} {variant:<8} "
+                         f"{line['mrr']:>6.3f} {'':>13} {line['rank1']:>7.3f} {'':>13} "
+                         f"{line['recall']:>7.3f}")
+    for model, rows in section["summary"].items():
         nll = report.get("nll", {}).get(model)
         for variant in ("success", "failure"):
             row = rows.get(variant)
             if not row:
                 continue
-            lines.append(f"{model:<22} {variant:<8} {row['mrr']:>6.3f} {row['rank1']:>7.3f} "
-                         f"{row['recall']:>7.3f} {row['edits']:>7.1f} {row['edits_norm']:>10.4f} "
-                         f"{row['iou']:>9.3f} "
-                         + (f"{nll:>9.3f}" if nll is not None and variant == "success" else
-                            f"{'':>9}"))
-    return "\n".join(lines)
+            lines.append(f"{model:<44} {variant:<8} {row['mrr']:>6.3f} {_ci(row, 'mrr'):>13} "
+                         f"{row['rank1']:>7.3f} {_ci(row, 'rank1'):>13} {row['recall']:>7.3f} "
+                         f"{row['edits']:>6.1f} {row['iou']:>6.3f} "
+                         + (f"{nll:>8.2f}" if nll is not None and variant == "success" else ""))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _ci(row: dict, metric: str) -> str:
+    low, high = row.get(f"{metric}_ci95", (float("nan"), float("nan")))
+    return f"[{low:.3f},{high:.3f}]"
+
+
+def at_chance(section: dict) -> list[str]:
+    """`model variant` pairs whose MRR interval contains the chance line of their own candidates."""
+    found = []
+    for model, rows in section["summary"].items():
+        for variant, row in rows.items():
+            low, high = row.get("mrr_ci95", (None, None))
+            if low is not None and low <= row.get("chance_mrr", -1) <= high:
+                found.append(f"{model} ({variant})")
+    return found
+
+
+def baseline_lines(section: dict) -> list[str]:
+    """Per law model and baseline: scenarios won, lost and indistinguishable (95% intervals)."""
+    out = []
+    for model, against in section.get("beats_baseline", {}).items():
+        for label, count in against.items():
+            out.append(f"{model} vs {label}: higher MRR on {len(count['wins'])} of "
+                       f"{count['scenarios']} scenarios (success variants, 95% interval of the "
+                       f"difference clear of 0), lower on {len(count['losses'])}, "
+                       f"indistinguishable on {len(count['indistinguishable'])}")
+    return out
 
 
 def markdown(report: dict) -> str:
     out = ["# lawsmith evaluation", "",
            f"World: {report['world']}; scenarios: {len(report['scenarios'])} (each with a success "
-           f"and a failure variant), {report['trials']} trials each; seed {report['seed']}.", "",
-           "## Summary", "", "```", summary_table(report), "```", "",
-           "MRR, rank@1 and recall rank the true next state among distractors by each model's "
-           "log-probability (ties count against the model). Edits: JSON-Patch operations from the "
-           "model's sample to the truth; edits/leaf divides by the true state's leaves; patch IoU "
-           "compares the model's and the truth's patches from the current state. NLL: held-out "
-           "negative log-likelihood per transition on a fresh trace (the oracle is the true world, "
-           "estimated per observable from repeated draws).", ""]
-    if report.get("beats_baseline"):
-        out += ["## Against the PoE-World-style baseline", ""]
-        for model, count in report["beats_baseline"].items():
-            out.append(f"- {model}: higher MRR than its baseline on {count['wins']} of "
-                       f"{count['scenarios']} scenarios (success variants), ties on "
-                       f"{count['ties']}")
-        out.append("")
-    out += ["## MRR per scenario (success / failure)", "", _scenario_table(report), ""]
+           f"and a failure variant), {report['trials']} trials each; seed {report['seed']}. "
+           f"Held-out NLL on {report['heldout']['transitions']} transitions of "
+           f"{report['heldout']['trace']}, a trace no model, baseline, pruning or round selection "
+           "saw. Baselines fitted on each model's own training data: "
+           + ", ".join(f"{name}: `{trace}`" for name, trace in report["baseline_data"].items())
+           + ".", ""]
+    if report.get("provenance"):
+        out += [f"Made by `{report['provenance']['command']}` at commit "
+                f"`{report['provenance']['commit']}`.", ""]
+    for protocol in report["protocols"]:
+        section = report if protocol == report["protocols"][0] else report[protocol]
+        out += [f"## Summary, protocol `{protocol}`", "", "```", summary_table(report, section),
+                "```", ""]
+        chance_hits = at_chance(section)
+        if chance_hits:
+            out += ["At chance (the 95% interval of MRR contains the chance line of the model's "
+                    "own candidate sets): " + ", ".join(chance_hits) + ".", ""]
+        out += [f"- {line}" for line in baseline_lines(section)] + [""]
+    out += ["MRR, rank@1 and recall rank the true next state among distractors by each model's "
+            "log-probability (ties count against the model); the chance line is what a uniformly "
+            "random ranking of the same candidate sets scores (MRR = H_N / N). Intervals: 95% "
+            "bootstrap over trials within scenarios. Edits: JSON-Patch operations from the "
+            "model's sample to the truth; IoU compares the model's and the truth's patches from "
+            "the current state. NLL: held-out negative log-likelihood per transition. Protocols: "
+            "`lawsmith` scores every observable (material grid and hidden counters included) with "
+            "distractors made from the true next state; `onelife` scores what OneLife scores, "
+            "with distractors mutated from the previous state (docs/eval.md).", "",
+            "## The oracle", "", _oracle_text(report), "",
+            "## Held-out NLL per observable class", "", _class_table(report), "",
+            "## MRR per scenario (success / failure), protocol `lawsmith`", "",
+            _scenario_table(report, "per_scenario", "{:.2f}"), "",
+            "## NLL of the true next state per scenario (success / failure), protocol "
+            "`lawsmith`", "",
+            "The mechanic's own cost: -log p(true next state) in the scenario's hand-set state, "
+            "where few other things change.", "",
+            _scenario_table(report, "scenario_nll", "{:.1f}", law_only=True), ""]
     if report.get("planning"):
         out += ["## Planning", "", "```", report["planning"]["text"], "```", ""]
     out += ["![MRR per scenario](mrr_per_scenario.png)", ""]
@@ -72,17 +128,45 @@ def markdown(report: dict) -> str:
     return "\n".join(out)
 
 
-def _scenario_table(report: dict) -> str:
-    models = list(report["summary"])
+def _oracle_text(report: dict) -> str:
+    curve = report["oracle"]
+    rows = " | ".join(f"{n}: {v:.3f}" for n, v in zip(curve["draws"], curve["nll"]))
+    verdict = (f"uses {curve['chosen']} draws: doubling them moves its NLL by less than "
+               f"{curve['tolerance']:.0%}" if curve["converged"] else
+               f"did not converge within {curve['draws'][-1]} draws (uses {curve['chosen']})")
+    return (f"The True model's held-out NLL per transition by number of draws of the real game: "
+            f"{rows}. It {verdict}. The estimate assumes observables independent given (state, "
+            "action) and lumps unseen values into one smoothed bucket (experiments/oracle.py).")
+
+
+def _class_table(report: dict, top: int = 14) -> str:
+    """The classes where the models' held-out NLL is largest, per model (oracle first)."""
+    by_class = report.get("nll_by_class", {})
+    models = list(by_class)
+    worst: dict[str, float] = {}
+    for model in models:
+        for name, value in by_class[model].items():
+            worst[name] = max(worst.get(name, 0.0), value)
+    classes = sorted(worst, key=worst.get, reverse=True)[:top]
+    lines = ["| class | " + " | ".join(models) + " |", "|" + "---|" * (len(models) + 1)]
+    for name in classes:
+        lines.append(f"| {name} | " + " | ".join(f"{by_class[m].get(name, 0.0):.3f}"
+                                                 for m in models) + " |")
+    return "\n".join(lines)
+
+
+def _scenario_table(report: dict, key: str, number: str, law_only: bool = False) -> str:
+    """Scenarios by models: `report[key][model][scenario]` as `success / failure`."""
+    models = [m for m in report[key] if not law_only or m in report.get("nll", {})]
     header = "| scenario | " + " | ".join(models) + " |"
     lines = [header, "|" + "---|" * (len(models) + 1)]
     for scenario in report["scenarios"]:
         cells = []
         for model in models:
-            per = report["per_scenario"][model].get(scenario, {})
+            per = report[key][model].get(scenario, {})
             success, failure = per.get("success"), per.get("failure")
-            cells.append(f"{success:.2f} / {failure:.2f}" if success is not None and
-                         failure is not None else "-")
+            cells.append(f"{number.format(success)} / {number.format(failure)}"
+                         if success is not None and failure is not None else "-")
         lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -96,7 +180,11 @@ def _plot_mrr(path: pathlib.Path, report: dict) -> pathlib.Path:
         axis.bar([x + i * width for x in range(len(scenarios))], values, width, label=model)
     axis.set_xticks([x + 0.4 - width / 2 for x in range(len(scenarios))])
     axis.set_xticklabels(scenarios, rotation=70, ha="right", fontsize=8)
-    axis.set_ylabel("MRR (success variants)")
+    line = report.get("chance", {}).get("success")
+    if line:
+        axis.axhline(line["mrr"], color="black", linestyle="--", linewidth=1,
+                     label="chance (uniform random ranking)")
+    axis.set_ylabel("MRR (success variants, protocol lawsmith)")
     axis.set_ylim(0, 1.05)
     axis.legend(fontsize=8)
     figure.tight_layout()

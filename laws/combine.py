@@ -42,24 +42,28 @@ def active_experts(table: Table, law_mask: torch.Tensor | None) -> torch.Tensor:
 
 
 def expert_weights(table: Table, weights: torch.Tensor,
-                   law_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """The weight each expert gets: its law's weight, 1 when it is alone on its group, 0 when its law
-    is masked out. [X]"""
-    alone = active_experts(table, law_mask)[table.expert_group] == 1
-    w = torch.where(alone, torch.ones((), dtype=weights.dtype, device=weights.device),
-                    weights[table.expert_law])
+                   law_mask: torch.Tensor | None = None,
+                   global_weights: bool = False) -> torch.Tensor:
+    """The weight each expert gets: its law's weight, 1 when it is alone on its group (unless
+    `global_weights`: PoE-World weighs every expert, alone or not), 0 when its law is masked
+    out. [X]"""
+    w = weights[table.expert_law]
+    if not global_weights:
+        alone = active_experts(table, law_mask)[table.expert_group] == 1
+        w = torch.where(alone, torch.ones((), dtype=weights.dtype, device=weights.device), w)
     return w if law_mask is None else w * law_mask[table.expert_law]
 
 
 def scores(table: Table, probabilities: torch.Tensor, weights: torch.Tensor,
-           eps: float = NOISE_FLOOR, law_mask: torch.Tensor | None = None) -> Scores:
+           eps: float = NOISE_FLOOR, law_mask: torch.Tensor | None = None,
+           global_weights: bool = False) -> Scores:
     """Slot scores and log-normalisers for every group (groups with no active law: meaningless)."""
     G, S = len(table.group_domain), len(table.slot_group)
     probs = torch.cat([table.constants, probabilities])[table.entry_prob]
     pair_p = torch.zeros(len(table.pair_expert), dtype=torch.float64,
                          device=probs.device).index_add_(0, table.entry_pair, probs)
     floor = torch.log(eps / table.group_domain)                           # [G]
-    w = expert_weights(table, weights, law_mask)                         # [X]
+    w = expert_weights(table, weights, law_mask, global_weights)         # [X]
     pair_group = table.expert_group[table.pair_expert]
     gain = w[table.pair_expert] * (torch.log((1 - eps) * pair_p + eps / table.group_domain[pair_group])
                                    - floor[pair_group])
@@ -100,9 +104,10 @@ def unexplained_log_probs(table: Table, change: torch.Tensor) -> tuple[torch.Ten
 
 def transition_log_probs(table: Table, probabilities: torch.Tensor, weights: torch.Tensor,
                          change: torch.Tensor, eps: float = NOISE_FLOOR,
-                         law_mask: torch.Tensor | None = None) -> torch.Tensor:
+                         law_mask: torch.Tensor | None = None,
+                         global_weights: bool = False) -> torch.Tensor:
     """log P(next_state | state, action) per transition; `law_mask` [L] bool leaves laws out. [N]"""
-    scored = scores(table, probabilities, weights, eps, law_mask)
+    scored = scores(table, probabilities, weights, eps, law_mask, global_weights)
     groups = group_log_probs(table, scored, change, law_mask)
     changed, stayed = unexplained_log_probs(table, change)
     total = torch.zeros(table.transitions, dtype=torch.float64, device=groups.device)
@@ -113,7 +118,9 @@ def transition_log_probs(table: Table, probabilities: torch.Tensor, weights: tor
 
 
 def total_log_prob(table: Table, probabilities: torch.Tensor, weights: torch.Tensor,
-                   change: torch.Tensor, eps: float = NOISE_FLOOR) -> torch.Tensor:
+                   change: torch.Tensor, eps: float = NOISE_FLOOR,
+                   global_weights: bool = False) -> torch.Tensor:
     """log P of all the table's transitions together (exact for compacted tables too). []"""
-    return (transition_log_probs(table, probabilities, weights, change, eps).sum()
+    return (transition_log_probs(table, probabilities, weights, change, eps,
+                                 global_weights=global_weights).sum()
             + table.constant)

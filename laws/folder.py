@@ -1,5 +1,5 @@
 """Model folders: `laws.law` (the DSL text, human-editable), `params.json` (fitted values),
-`manifest.json` (format, schema, versions, training data hash, fit metrics).
+`manifest.json` (format, schema, versions, provenance, training data hash, fit metrics).
 
 Every file is written to a temporary file in the folder and renamed into place, and all three are
 written before the first rename, so a failed save leaves the old folder as it was.
@@ -7,11 +7,15 @@ written before the first rename, so a failed save leaves the old folder as it wa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import os
 import pathlib
+import shlex
+import subprocess
+import sys
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -21,6 +25,8 @@ from laws.model import WorldModel
 
 LAWS_FILE, PARAMS_FILE, MANIFEST_FILE = "laws.law", "params.json", "manifest.json"
 MODEL_FORMAT, MODEL_VERSION = "lawsmith-model", 1
+SOURCE_DIR = pathlib.Path(__file__).resolve().parent   # inside the lawsmith source tree
+GIT_TIMEOUT = 5.0   # seconds per git call; a slow or hung git gives "unknown", not a failed save
 
 
 def versions() -> dict[str, str]:
@@ -42,12 +48,41 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def save_model(folder: str | os.PathLike, model: WorldModel, manifest: dict[str, Any]) -> None:
-    """Write the model folder atomically (see the module docstring)."""
+@functools.lru_cache(maxsize=None)
+def source_commit(directory: pathlib.Path = SOURCE_DIR) -> str:
+    """The git commit of the source tree holding `directory`, with "-dirty" appended when the tree
+    has uncommitted changes; "unknown" when it is not a git checkout or git fails or is missing.
+    Cached: the code a process runs is the code it imported."""
+    try:
+        head = _git(directory, "rev-parse", "HEAD")
+        # --no-optional-locks: reading the status must not rewrite the index (another git
+        # command may hold it).
+        changes = _git(directory, "--no-optional-locks", "status", "--porcelain")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head.strip() + ("-dirty" if changes.strip() else "")
+
+
+def _git(directory: pathlib.Path, *arguments: str) -> str:
+    """The output of `git arguments` run in `directory` (CalledProcessError when it fails)."""
+    return subprocess.run(["git", *arguments], cwd=directory, capture_output=True, text=True,
+                          timeout=GIT_TIMEOUT, check=True).stdout
+
+
+def provenance(command: str | None = None) -> dict[str, str]:
+    """What made a model: the source commit and the command line (None: this process's)."""
+    return {"commit": source_commit(), "command": command or shlex.join(sys.argv)}
+
+
+def save_model(folder: str | os.PathLike, model: WorldModel, manifest: dict[str, Any],
+               command: str | None = None) -> None:
+    """Write the model folder atomically (see the module docstring). The manifest gains
+    `provenance` (`provenance(command)`): the CLI passes its `lawsmith VERB ...` command line;
+    other callers may leave it to this process's `sys.argv`."""
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     full_manifest = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "schema": model.schema,
-                     "versions": versions(), **manifest}
+                     "versions": versions(), "provenance": provenance(command), **manifest}
     contents = {LAWS_FILE: model.text if model.text.endswith("\n") else model.text + "\n",
                 PARAMS_FILE: _json(model.params),
                 MANIFEST_FILE: _json(full_manifest)}

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from dsl.activation import always_active
 from dsl.check import resolve
 from dsl.compile_py import compile_python
 from dsl.compile_torch import compile_torch
@@ -61,10 +62,15 @@ class WorldModel:
     """Laws (DSL text, checked against `schema`) with fitted parameters."""
 
     def __init__(self, text: str, schema: dict, params: dict | None = None,
-                 filename: str | None = None):
+                 filename: str | None = None, poe_world: bool = False):
         self.text = text
         self.schema = schema
+        # PoE-World inference (the evaluation's baseline): every law an always-active expert with
+        # its condition inside its effects, every expert weighted (dsl.activation, laws.combine).
+        self.poe_world = poe_world
         self.program = resolve(parse(text, filename), schema)
+        if poe_world:
+            self.program = always_active(self.program)
         self.law_names = [law.name for law in self.program.laws]
         self.layout = ParamLayout.of(self.program)
         self.compiled = compile_python(self.program, schema)
@@ -120,13 +126,14 @@ class WorldModel:
     def log_prob_table(self, table: Table) -> torch.Tensor:
         return combine.transition_log_probs(table, self.probability_tensor(), self.weight_tensor(),
                                             self.change_tensor(table.classes),
-                                            self.params["noise_floor"])
+                                            self.params["noise_floor"],
+                                            global_weights=self.poe_world)
 
     def class_log_probs(self, table: Table) -> dict[str, float]:
         """Total log-probability per observable class over a table (what `score` reports)."""
         change = self.change_tensor(table.classes)
         scored = combine.scores(table, self.probability_tensor(), self.weight_tensor(),
-                                self.params["noise_floor"])
+                                self.params["noise_floor"], global_weights=self.poe_world)
         totals = torch.zeros(len(table.classes), dtype=torch.float64)
         totals.index_add_(0, table.group_class, combine.group_log_probs(table, scored, change))
         changed, stayed = combine.unexplained_log_probs(table, change)
@@ -144,7 +151,8 @@ class WorldModel:
         """log P(next_state | state, action), with the observables and laws behind it."""
         table = self.table([(state, action, next_state)])
         eps = self.params["noise_floor"]
-        scored = combine.scores(table, self.probability_tensor(), self.weight_tensor(), eps)
+        scored = combine.scores(table, self.probability_tensor(), self.weight_tensor(), eps,
+                                global_weights=self.poe_world)
         change = self.change_tensor(table.classes)
         groups = combine.group_log_probs(table, scored, change).tolist()
         changed, stayed = combine.unexplained_log_probs(table, change)
@@ -196,7 +204,7 @@ class WorldModel:
         """Per transition of `table`, a value drawn for every predicted observable: one of the
         values the laws name, or (with the noise floor's mass) any other value of the domain."""
         scored = combine.scores(table, self.probability_tensor(), self.weight_tensor(),
-                                self.params["noise_floor"])
+                                self.params["noise_floor"], global_weights=self.poe_world)
         slot_p = torch.exp(scored.score - scored.log_z[table.slot_group]).tolist()
         slots_of: dict[int, list[int]] = {}
         for slot, group in enumerate(table.slot_group.tolist()):

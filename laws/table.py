@@ -275,11 +275,12 @@ def _kind_classes(schema: dict) -> dict[str, list[str]]:
     return result
 
 
-def compact(table: Table, eps: float) -> Table:
+def compact(table: Table, eps: float, global_weights: bool = False) -> Table:
     """A smaller table with the same total log-likelihood for every parameter value (for fitting).
 
-    Groups with one expert whose probabilities are all constants do not depend on any parameter:
-    their log-probability moves into `constant`. Unexplained changes and unchanged counts are summed
+    Groups with one expert whose probabilities are all constants do not depend on any parameter
+    (unless `global_weights`, where a lone expert's weight counts): their log-probability moves
+    into `constant`. Unexplained changes and unchanged counts are summed
     per class. Per-transition results of the compacted table are meaningless; its total is exact.
     """
     n_groups = len(table.group_domain)
@@ -290,7 +291,7 @@ def compact(table: Table, eps: float) -> Table:
     entry_group = pair_group[table.entry_pair]
     uses_param = torch.zeros(n_groups, dtype=torch.bool, device=device)
     uses_param[entry_group[table.entry_prob >= len(table.constants)]] = True
-    fixed = (experts == 1) & ~uses_param
+    fixed = (experts == 1) & ~uses_param & (not global_weights)
     # A lone expert with constant probabilities: log((1 - eps) p(observed) + eps / D).
     observed = table.group_observed
     slot_hit = torch.zeros(len(table.slot_group), dtype=torch.float64, device=device).index_add_(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from lawsmith import cmd_dsl, cmd_env, cmd_eval, cmd_learn, cmd_model
@@ -34,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    # What made a model folder, for its manifest's provenance (laws.folder.save_model).
+    args.command = shlex.join(["lawsmith", *argv])
     try:
         return int(args.run(args) or 0)
     except BrokenPipeError:  # output piped into `head` and the like

@@ -52,7 +52,7 @@ def run_learn(args: argparse.Namespace) -> int:
         raise UsageError(f"{folder} already holds a model: pass --resume to continue it, or "
                          "choose another -o")
     reader = open_trace(args.trace)
-    transitions = reader.triples()
+    transitions, episodes = reader.triples_with_episodes()
     if len(transitions) < 10:
         raise UsageError(f"{args.trace} has {len(transitions)} transitions; learning needs at "
                          "least 10")
@@ -62,20 +62,22 @@ def run_learn(args: argparse.Namespace) -> int:
         check_schema(start.schema, reader.schema, args.trace)
     config = LearnConfig(rounds=args.rounds, seed=args.seed, heldout=args.heldout)
     torch.set_num_threads(1)
-    train, _ = split(transitions, config.heldout, config.seed)
-    proposer = _proposer(args, train, reader.schema)
+    parts = split(transitions, config.heldout, config.seed, episodes)   # the split learn() uses
+    proposer = _proposer(args, parts.train, reader.schema)
     began = time.perf_counter()
     manifest = {"world": reader.header["world"],
                 "data": {"trace": args.trace, "sha256": file_sha256(args.trace),
                          "transitions": len(transitions)}}
     model, history = learn(transitions, reader.schema, proposer, str(folder), config, manifest,
                            start=start, history=history,
-                           progress=lambda message: print(f"  {message}", flush=True))
+                           progress=lambda message: print(f"  {message}", flush=True),
+                           episodes=episodes, command=args.command)
     seconds = time.perf_counter() - began
     stats = dataclasses.asdict(proposer.stats)
     print()
     print(f"learned {folder} from {args.trace} ({len(transitions)} transitions, "
           f"{args.proposer} proposer)")
+    print(f"  held out {len(parts.test)} transitions: {parts.describe()}")
     print(f"  {'round':>5} {'proposed':>9} {'kept':>5} {'pruned':>7} {'held-out NLL':>13} "
           f"{'seconds':>8}")
     for row in history:

@@ -64,16 +64,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.set_defaults(run=run_show)
 
 
-def _transitions(path: str, schema: dict | None) -> tuple[list, dict]:
+def _transitions(path: str, schema: dict | None) -> tuple[list, list[int], dict]:
+    """The trace's triples, their episodes and its schema (checked against `schema` if given)."""
     from laws.folder import check_schema
 
     reader = open_trace(path)
     if schema is not None:
         check_schema(schema, reader.schema, path)
-    transitions = reader.triples()
+    transitions, episodes = reader.triples_with_episodes()
     if not transitions:
         raise TraceError("no transitions in the file", path=path)
-    return transitions, reader.schema
+    return transitions, episodes, reader.schema
 
 
 def run_fit(args: argparse.Namespace) -> int:
@@ -87,7 +88,7 @@ def run_fit(args: argparse.Namespace) -> int:
         if len(args.paths) != 1 or not args.output:
             raise UsageError("with --laws give one TRACE and -o MODEL_DIR")
         trace, folder = args.paths[0], args.output
-        transitions, schema = _transitions(trace, None)
+        transitions, episodes, schema = _transitions(trace, None)
         try:
             text = pathlib.Path(args.laws).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
@@ -98,10 +99,11 @@ def run_fit(args: argparse.Namespace) -> int:
             raise UsageError("give MODEL_DIR TRACE (or --laws FILE.law TRACE -o MODEL_DIR)")
         folder, trace = args.paths
         model, manifest = load_model(folder)
-        transitions, schema = _transitions(trace, model.schema)
+        transitions, episodes, schema = _transitions(trace, model.schema)
     if not 0 <= args.heldout < 1:
         raise UsageError("--heldout must be in [0, 1)")
-    train, test = split(transitions, args.heldout, args.seed)
+    parts = split(transitions, args.heldout, args.seed, episodes)
+    train, test = parts.train, parts.test
     config = FitConfig(steps=args.steps, learning_rate=args.lr, seed=args.seed,
                        device=args.device, posterior=args.posterior)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -113,7 +115,8 @@ def run_fit(args: argparse.Namespace) -> int:
     fitted = WorldModel(model.text, schema, result.params)
     fit_info = {"transitions": len(train), "heldout_transitions": len(test),
                 "train_nll": result.train_nll, "seconds": round(result.seconds, 2),
-                "steps": result.steps, "device": args.device, "posterior": args.posterior}
+                "steps": result.steps, "device": args.device, "posterior": args.posterior,
+                "split": parts.record}
     dropped: list[str] = []
     if test:
         tables = build_tables(fitted, test, config.chunk)
@@ -128,9 +131,10 @@ def run_fit(args: argparse.Namespace) -> int:
                 "data": {"trace": str(trace), "sha256": file_sha256(trace),
                          "transitions": len(transitions)},
                 "fit": fit_info}
-    save_model(folder, fitted, manifest)
+    save_model(folder, fitted, manifest, command=args.command)
     print(f"fitted {folder} on {trace}")
-    print(f"  transitions   {len(train)} train, {len(test)} held out")
+    print(f"  transitions   {len(train)} train, {len(test)} held out"
+          + (f" ({parts.describe()})" if test else ""))
     print(f"  NLL/transition train {result.train_nll:.4f}"
           + (f", held out {fit_info['heldout_nll']:.4f}" if "heldout_nll" in fit_info else ""))
     print(f"  time          {result.seconds:.1f} s ({result.steps} steps, {args.device})")
@@ -164,7 +168,7 @@ def run_score(args: argparse.Namespace) -> int:
     from synth.fit import FitConfig, build_tables
 
     model, _ = load_model(args.model)
-    transitions, _ = _transitions(args.trace, model.schema)
+    transitions, _, _ = _transitions(args.trace, model.schema)
     tables = build_tables(model, transitions, FitConfig().chunk)
     n = len(transitions)
     totals: dict[str, float] = {}
@@ -203,6 +207,9 @@ def run_show(args: argparse.Namespace) -> int:
              if "data" in manifest else "")
           + (f", held-out NLL {fit_info['heldout_nll']:.4f}/transition"
              if "heldout_nll" in fit_info else ""))
+    if "provenance" in manifest:
+        made = manifest["provenance"]
+        print(f"# made by: {made.get('command')} (commit {made.get('commit')})")
     for law in program.laws:
         print()
         notes = [f"weight {params['weights'][law.name]:.2f}"]

@@ -52,6 +52,9 @@ class FitConfig:
     # CPU threads for torch. The tensors here are many small ops; on a 2-core machine OpenMP's
     # hand-offs made 2 threads slower than 1 at every size measured (see experiments/bench_fit.py).
     threads: int = 1
+    # False: the laws' own probabilities stay as the model holds them (the law text's values for a
+    # fresh model) and only weights and change rates are fitted, as OneLife and PoE-World do.
+    fit_laws: bool = True
 
 
 @dataclasses.dataclass
@@ -84,6 +87,7 @@ class _Problem:
         self.total = sum(t.transitions for t in tables)
         self.layout = model.layout
         self.change = change_rates(tables, self.classes, config.change_prior)
+        self.fixed_probabilities = model.probability_tensor().to(config.device)
 
     def priors(self) -> dict[str, dist.Distribution]:
         device = self.config.device
@@ -91,6 +95,8 @@ class _Problem:
         a, b = WEIGHT_PRIOR
         result = {"weights": dist.Gamma(a * one, b * one)
                   .expand([len(self.model.law_names)]).to_event(1)}
+        if not self.config.fit_laws:
+            return result
         for name in self.layout.bernoulli:
             a, b = self.layout.parameters[name].prior or (1.0, 1.0)
             result[f"param.{name}"] = dist.Beta(a * one, b * one)
@@ -103,13 +109,15 @@ class _Problem:
     def __call__(self, table_index: int | None = None) -> None:
         values = {site: pyro.sample(site, prior) for site, prior in self.priors().items()}
         weights = values["weights"]
-        probabilities = self.layout.probabilities(
+        probabilities = (self.layout.probabilities(
             {k[len("param."):]: v for k, v in values.items() if k.startswith("param.")})
+            if self.config.fit_laws else self.fixed_probabilities)
         tables = self.tables if table_index is None else [self.tables[table_index]]
         scale = 1.0 if table_index is None else self.total / tables[0].transitions
         for i, table in enumerate(tables):
             log_lik = combine.total_log_prob(table, probabilities, weights, self.change,
-                                             self.model.params["noise_floor"])
+                                             self.model.params["noise_floor"],
+                                             global_weights=self.model.poe_world)
             with pyro.poutine.scale(scale=scale):
                 pyro.factor(f"data{i}", log_lik)
 
@@ -119,7 +127,8 @@ class _Problem:
         init = {"weights": torch.tensor([max(params["weights"][n], 1e-3)
                                          for n in self.model.law_names],
                                         dtype=torch.float64, device=device)}
-        for name, value in params["parameters"].items():
+        fitted = params["parameters"] if self.config.fit_laws else {}
+        for name, value in fitted.items():
             tensor = torch.tensor(value, dtype=torch.float64, device=device)
             init[f"param.{name}"] = tensor.clamp(1e-6, 1 - 1e-6)
             if tensor.dim():
@@ -152,7 +161,7 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
         tables = build_tables(model, transitions, config.chunk, config.device)
     full_tables = tables
     eps = model.params["noise_floor"]
-    tables = [compact(t, eps).to(config.device) for t in tables]
+    tables = [compact(t, eps, model.poe_world).to(config.device) for t in tables]
     if config.device == "cpu":
         torch.set_num_threads(config.threads)
     problem = _Problem(model, tables, config)
@@ -177,7 +186,7 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
             if abs(before - recent) <= config.tolerance * max(1.0, abs(recent)):
                 break
     params = _read_params(model, problem, guide, config)
-    fitted = WorldModel(model.text, model.schema, params)
+    fitted = WorldModel(model.text, model.schema, params, poe_world=model.poe_world)
     with torch.no_grad():
         nll = -sum(float(fitted.log_prob_table(t).sum()) for t in full_tables)
     params["spawn"] = typical_spawns(transitions, model.schema) or model.params["spawn"]
@@ -197,11 +206,12 @@ def _read_params(model: WorldModel, problem: _Problem, guide, config: FitConfig)
             point = guide()
     params = {
         "weights": dict(zip(model.law_names, point["weights"].tolist())),
-        "parameters": {name: point[f"param.{name}"].tolist() for name in model.params["parameters"]},
+        "parameters": ({name: point[f"param.{name}"].tolist() for name in model.params["parameters"]}
+                       if config.fit_laws else dict(model.params["parameters"])),
         "change": dict(zip(problem.classes, problem.change.tolist())),
         "noise_floor": model.params["noise_floor"],
     }
-    if config.posterior:
+    if config.posterior and config.fit_laws:
         params["uncertainty"] = {}
         for name in model.params["parameters"]:
             samples = torch.stack([d[f"param.{name}"] for d in draws])
@@ -239,7 +249,8 @@ def heldout_nll(model: WorldModel, tables: list[Table], law_mask: torch.Tensor |
         for table in tables:
             log_probs = combine.transition_log_probs(
                 table, model.probability_tensor(), model.weight_tensor(),
-                model.change_tensor(table.classes), model.params["noise_floor"], law_mask)
+                model.change_tensor(table.classes), model.params["noise_floor"], law_mask,
+                global_weights=model.poe_world)
             total -= float(log_probs.sum())
             count += table.transitions
     return total / max(count, 1)
@@ -271,11 +282,93 @@ def prune(model: WorldModel, tables: list[Table], tolerance: float = 0.0) -> tup
     return dropped, report
 
 
-def split(transitions: Sequence, heldout: float, seed: int) -> tuple[list, list]:
-    """A seeded random split into (train, held-out)."""
+HELDOUT_BLOCKS = 2   # contiguous held-out blocks when the data is a single episode
+
+
+@dataclasses.dataclass
+class Split:
+    """Training and held-out transitions, and `record`: how they were chosen (for manifests)."""
+    train: list
+    test: list
+    record: dict
+
+    def describe(self) -> str:
+        """What was held out, in words: "2 of 7 episodes" or "blocks 200-399, 1000-1199 of one
+        episode"."""
+        if self.record["rule"] == "episodes":
+            return f"{len(self.record['heldout_episodes'])} of {self.record['episodes']} episodes"
+        spans = ", ".join(f"{start}-{stop - 1}" for start, stop in self.record["heldout_blocks"])
+        return f"blocks {spans or '(none)'} of one episode"
+
+
+def split(transitions: Sequence, heldout: float, seed: int,
+          episodes: Sequence[int] | None = None) -> Split:
+    """A seeded split into training and held-out transitions that never puts one episode on both
+    sides: steps of one life are correlated, so a held-out step next to a training step would score
+    the model on almost what it was fitted to.
+
+    `episodes[i]` is the episode `transitions[i]` came from (`TraceReader.triples_with_episodes`);
+    None means one episode, in order. With several episodes, whole episodes are held out
+    (`_heldout_episodes`); with one, `HELDOUT_BLOCKS` contiguous blocks of it (`_heldout_blocks`).
+    About `heldout` (a share in [0, 1)) of the transitions are held out. The same seed gives the
+    same split; order is kept on both sides. `record` names the rule ("episodes", with the held-out
+    episodes' labels, or "blocks", with their [start, stop) transition indices) and the counts."""
+    labels = list(episodes) if episodes is not None else [0] * len(transitions)
+    if len(labels) != len(transitions):
+        raise ValueError(f"{len(labels)} episode labels for {len(transitions)} transitions")
+    sizes: dict[int, int] = {}
+    for label in labels:
+        sizes[label] = sizes.get(label, 0) + 1
     generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(transitions), generator=generator).tolist()
-    cut = len(transitions) - int(math.floor(heldout * len(transitions)))
-    train = [transitions[i] for i in sorted(order[:cut])]
-    test = [transitions[i] for i in sorted(order[cut:])]
-    return train, test
+    target = heldout * len(transitions)
+    if len(sizes) > 1:
+        chosen = _heldout_episodes(sizes, target, generator)
+        held = [label in chosen for label in labels]
+        record = {"rule": "episodes", "episodes": len(sizes),
+                  "heldout_episodes": sorted(chosen)}
+    else:
+        blocks = _heldout_blocks(len(transitions), target, generator)
+        held = [any(start <= i < stop for start, stop in blocks) for i in range(len(labels))]
+        record = {"rule": "blocks", "episodes": len(sizes),
+                  "heldout_blocks": [list(block) for block in blocks]}
+    train = [t for t, out in zip(transitions, held) if not out]
+    test = [t for t, out in zip(transitions, held) if out]
+    record.update(seed=seed, heldout=heldout, train_transitions=len(train),
+                  heldout_transitions=len(test))
+    return Split(train, test, record)
+
+
+def _heldout_episodes(sizes: dict[int, int], target: float,
+                      generator: torch.Generator) -> set[int]:
+    """Episodes to hold out: in a seeded order, each one that brings the held-out count closer to
+    `target`, never the last one left for training; when none does (every episode is more than
+    twice the target), the smallest, so that something is held out."""
+    labels = list(sizes)
+    order = [labels[i] for i in torch.randperm(len(labels), generator=generator).tolist()]
+    chosen: set[int] = set()
+    count = 0
+    for label in order:
+        if len(chosen) == len(order) - 1:
+            break
+        if abs(count + sizes[label] - target) < abs(count - target):
+            chosen.add(label)
+            count += sizes[label]
+    if not chosen and target > 0:
+        chosen.add(min(order, key=sizes.__getitem__))
+    return chosen
+
+
+def _heldout_blocks(count: int, target: float,
+                    generator: torch.Generator) -> list[tuple[int, int]]:
+    """[start, stop) blocks of one episode of `count` transitions to hold out: the episode is cut
+    into pieces of equal length from its start, and `HELDOUT_BLOCKS` of them (fewer when the
+    target is smaller) are chosen by seed, so the held-out part is a few stretches of the life
+    (not only its end, which would test only late-life events). At least one transition is kept
+    for training."""
+    wanted = min(round(target), count - 1)
+    if wanted <= 0:
+        return []
+    blocks = min(HELDOUT_BLOCKS, wanted)
+    length = wanted // blocks
+    pieces = torch.randperm(count // length, generator=generator)[:blocks].tolist()
+    return [(piece * length, (piece + 1) * length) for piece in sorted(pieces)]

@@ -4,6 +4,7 @@ Each round ranks the observable classes by how much negative log-likelihood the 
 on the training transitions, asks the proposer for laws about the worst ones, drops candidates that
 duplicate a law already kept (the DSL's canonical form), fits everything with Pyro, prunes laws
 whose removal does not raise the held-out NLL, and keeps the round only if the held-out NLL fell.
+The held-out part is `synth.fit.split`'s: whole episodes, or contiguous blocks of a single one.
 Every kept round is written to the model folder at once (laws.law, params.json, and the learner's
 state in manifest.json), so a killed run loses nothing and `resume` continues it.
 """
@@ -49,9 +50,14 @@ class Round:
 def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer: Proposer,
           folder: str, config: LearnConfig, manifest_extra: dict,
           start: WorldModel | None = None, history: list[dict] | None = None,
-          progress: Callable[[str], None] | None = None) -> tuple[WorldModel, list[dict]]:
-    """Learn laws for `transitions`, checkpointing every kept round into `folder`."""
-    train, test = split(transitions, config.heldout, config.seed)
+          progress: Callable[[str], None] | None = None, episodes: Sequence[int] | None = None,
+          command: str | None = None) -> tuple[WorldModel, list[dict]]:
+    """Learn laws for `transitions`, checkpointing every kept round into `folder`.
+
+    `episodes` labels each transition's episode for the held-out split (None: one episode);
+    `command` is the command line recorded in the manifest (None: this process's)."""
+    parts = split(transitions, config.heldout, config.seed, episodes)
+    train, test = parts.train, parts.test
     if not train or not test:
         raise ValueError(f"need at least 2 transitions to learn from, got {len(transitions)}")
     model = start or WorldModel("", schema)
@@ -65,7 +71,7 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
             "rounds": history, "proposer": proposer.name,
             "proposer_stats": dataclasses.asdict(proposer.stats),
             "heldout_nll": best, "train_transitions": len(train),
-            "heldout_transitions": len(test)}})
+            "heldout_transitions": len(test), "split": parts.record}}, command=command)
 
     if not history:
         # Round 0: the starting model with its change rates fitted, so that the folder holds a

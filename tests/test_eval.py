@@ -17,15 +17,42 @@ def test_eval_writes_a_report(tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["eval", str(model), "-o", str(out), "--trials", "1", "--heldout", "10"]) == 0
     printed = capsys.readouterr().out
-    assert "beats its PoE-World-style baseline on" in printed
+    assert "hand vs PoE-World inference: higher MRR on" in printed
+    assert "hand vs no parameter inference: higher MRR on" in printed
     report = json.loads((out / "report.json").read_text())
     assert len(report["scenarios"]) == 23
-    assert set(report["summary"]) == {"True", "Null", "Random", "hand", "hand (PoE baseline)"}
-    for model_rows in report["summary"].values():
-        assert set(model_rows) == {"success", "failure"}
-    assert report["summary"]["True"]["success"]["mrr"] > report["summary"]["Null"]["success"]["mrr"]
+    models = {"True", "Null", "Random", "hand", "hand (PoE-World inference)",
+              "hand (no parameter inference)"}
+    for section in (report, report["onelife"]):
+        assert set(section["summary"]) == models
+        assert set(section["chance"]) == {"success", "failure"}
+        assert 0 < section["chance"]["success"]["mrr"] < 1
+        for model_rows in section["summary"].values():
+            assert set(model_rows) == {"success", "failure"}
+            for row in model_rows.values():
+                low, high = row["mrr_ci95"]
+                assert low - 1e-9 <= row["mrr"] <= high + 1e-9
+    summary = report["summary"]
+    assert summary["True"]["success"]["mrr"] > summary["Null"]["success"]["mrr"]
+    assert report["baseline_data"] == {"hand": str(trace)}
+    assert report["oracle"]["chosen"] in report["oracle"]["draws"]
+    assert "hand" in report["nll_by_class"] and "True" in report["nll_by_class"]
+    assert report["provenance"]["command"].startswith("lawsmith eval")
     assert (out / "mrr_per_scenario.png").stat().st_size > 1000
-    assert "## MRR per scenario" in (out / "report.md").read_text()
+    text = (out / "report.md").read_text()
+    assert "## MRR per scenario" in text and "## The oracle" in text
+    summary_block = text.split("## Summary, protocol `lawsmith`")[1]
+    assert summary_block.index("chance (uniform random ranking)") < summary_block.index("True")
+
+
+def test_eval_defaults_to_ten_trials_and_both_protocols():
+    import argparse
+
+    from lawsmith import cmd_eval
+    parser = argparse.ArgumentParser()
+    cmd_eval.register(parser.add_subparsers())
+    args = parser.parse_args(["eval", "m", "-o", "r"])
+    assert args.trials == 10 and args.protocol == "both"
 
 
 def test_eval_rejects_a_missing_model(tmp_path, capsys):

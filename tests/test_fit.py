@@ -116,6 +116,36 @@ def test_refit_warm_starts_and_keeps_hand_edits(tmp_path, capsys):
     assert main(["show", str(folder)]) == 0
     shown = capsys.readouterr().out
     assert "# fitted: weight" in shown and "law noop_stays" in shown
+    assert f"# made by: lawsmith fit {folder} {trace} --steps 20 (commit " in shown
+
+
+def test_the_manifest_records_the_split_and_its_provenance(tmp_path):
+    trace = tmp_path / "lives.jsonl"
+    assert main(["explore", "--world", "toy", "--transitions", "300", "--steps", "50",
+                 "-o", str(trace)]) == 0
+    folder = tmp_path / "m"
+    assert main(["fit", "--laws", "examples/toy.law", str(trace), "-o", str(folder),
+                 "--steps", "5", "--prune"]) == 0
+    _, manifest = load_model(folder)
+    held = manifest["fit"]["split"]
+    assert held["rule"] == "episodes" and held["episodes"] == 6
+    assert len(held["heldout_episodes"]) == 1 and held["heldout_transitions"] == 50
+    made = manifest["provenance"]
+    assert made["command"] == (f"lawsmith fit --laws examples/toy.law {trace} -o {folder} "
+                               "--steps 5 --prune")
+    assert isinstance(made["commit"], str) and made["commit"]
+
+
+def test_provenance_without_the_cli_and_without_git(tmp_path, monkeypatch):
+    from laws.folder import save_model, source_commit
+
+    monkeypatch.setattr("sys.argv", ["experiments/x.py", "--fast"])
+    save_model(tmp_path / "m", WorldModel(BERRY, ToyWorld().schema), {})
+    _, manifest = load_model(tmp_path / "m")
+    assert manifest["provenance"]["command"] == "experiments/x.py --fast"
+    assert source_commit(tmp_path) == "unknown"                # not a git checkout
+    monkeypatch.setenv("PATH", "")                             # no git at all
+    assert source_commit.__wrapped__() == "unknown"            # (uncached, on the source tree)
 
 
 def test_bad_inputs_exit_2_and_overwrite_nothing(tmp_path, capsys):

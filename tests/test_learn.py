@@ -26,7 +26,7 @@ def toy_trace(tmp_path_factory) -> str:
 def test_learns_the_toy_world(toy_trace, tmp_path, capsys):
     out = tmp_path / "learned"
     assert main(["learn", toy_trace, "-o", str(out), "--rounds", "3"]) == 0
-    model, _ = load_model(out)
+    model, manifest = load_model(out)
     text = model.text
     assert "player.facing = left" in text and "moved(player.pos, left)" in text
     assert "player.inventory.drink += 1" in text and "water" in text
@@ -35,6 +35,11 @@ def test_learns_the_toy_world(toy_trace, tmp_path, capsys):
     assert chance and 0.15 < chance[0] < 0.45
     report = capsys.readouterr().out
     assert "held-out NLL" in report and "laws" in report
+    # One life: the held-out part is contiguous blocks of it, recorded with the command.
+    held = manifest["learn"]["split"]
+    assert held["rule"] == "blocks" and held["heldout_transitions"] == 300
+    assert "blocks" in report and "of one episode" in report
+    assert manifest["provenance"]["command"] == f"lawsmith learn {toy_trace} -o {out} --rounds 3"
 
 
 def test_resume_continues_the_rounds(toy_trace, tmp_path):
@@ -108,7 +113,7 @@ def _tree_transitions(rules_path: str | None, count: int = 300) -> tuple[list, d
 @pytest.mark.parametrize("rules_path, gain", [(None, 1), ("examples/rules/generous.yaml", 2)])
 def test_learned_laws_state_the_variants_rule(rules_path, gain, tmp_path):
     transitions, schema = _tree_transitions(rules_path)
-    train, _ = split(transitions, 0.2, 0)
+    train = split(transitions, 0.2, 0).train
     model, _ = learn(transitions, schema, OfflineProposer(train, schema), str(tmp_path / "m"),
                      LearnConfig(rounds=2), {})
     text = model.text
@@ -128,7 +133,10 @@ def test_learn_with_an_llm_endpoint(toy_trace, tmp_path, capsys):
     """The whole LLM path of `lawsmith learn` against a scripted server on 127.0.0.1."""
     from test_llm import GOOD, ScriptedServer, reply
 
-    answer = GOOD + "\n\nlaw drink when action == do and material(ahead) == water\n" \
+    # The toy world's berry comes with probability 0.3: a deterministic `pick` is wrong 70% of
+    # the time and helps on the held-out blocks only by luck, so the answer states the chance.
+    answer = GOOD + " with probability berry_chance\n\n" \
+                    "law drink when action == do and material(ahead) == water\n" \
                     "  then player.inventory.drink += 1\n"
     with ScriptedServer(lambda body, n: reply(answer), limit=200) as server:
         out = tmp_path / "llm"
