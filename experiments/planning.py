@@ -280,7 +280,8 @@ def score_of(unlocked: np.ndarray) -> float:
 
 # --- strategy ranking ---------------------------------------------------------------------------
 
-def strategy_scores(model: Model, situation: Situation, trials: int, seed: int) -> list[list[float]]:
+def strategy_scores(model: Model, situation: Situation, trials: int,
+                    seed: int) -> list[list[float]]:
     """Task scores of `trials` rollouts of each strategy in `model` (all imagined together)."""
     starts = [start_of(situation, strategy) for strategy in situation.strategies]
     ends = imagine_rollouts(model, [s for s in starts for _ in range(trials)],
@@ -319,7 +320,8 @@ def rank_strategies(model: Model, true_model: Model, world: CrafterWorld, trials
         real = strategy_scores(true_model, situation, trials, seed + 1)
         model_means = [float(np.mean(s)) for s in imagined]
         true_means = [float(np.mean(s)) for s in real]
-        model_pairs, true_pairs = order(model_means, situation.tie), order(true_means, situation.tie)
+        model_pairs = order(model_means, situation.tie)
+        true_pairs = order(true_means, situation.tie)
         matches = sum(1 for x, y in zip(model_pairs, true_pairs) if x == y)
         rows.append({
             "situation": situation.name, "question": situation.question,

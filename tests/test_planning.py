@@ -1,4 +1,5 @@
-"""Planning with a model: the Crafter score, strategy ranking against the true world, MPC."""
+"""Planning with a model: the Crafter score and its intervals, batched rollouts, strategy ranking
+against the true world, MPC."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import numpy as np
 import pytest
 
 from envs.state import find_player
+from envs.toy_world import ToyWorld
 from experiments import planning
-from experiments.models import TrueModel
+from experiments.models import LawModel, TrueModel
+from laws.model import WorldModel
+from toy_laws import BERRY, facing_bush
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +41,56 @@ def test_pair_order_and_tau():
     assert planning.kendall_tau_b([1, 1, 1], [1, 1, 1]) == 1.0
     assert planning.kendall_tau_b([1, -1], [-1, 1]) == -1.0
     assert math.isnan(planning.kendall_tau_b([0, 0], [1, 0]))
+
+
+def test_bootstrap_interval_on_hand_made_numbers():
+    assert planning.bootstrap_ci(np.full(20, 3.0)) == [3.0, 3.0]
+    low, high = planning.bootstrap_ci(np.array([0.0, 1.0] * 10))
+    half = 1.96 * math.sqrt(0.25 / 20)  # the normal interval of a mean of 20 fair coin flips
+    assert low == pytest.approx(0.5 - half, abs=0.05)
+    assert high == pytest.approx(0.5 + half, abs=0.05)
+    assert planning.bootstrap_ci(np.array([0.0, 1.0] * 10)) == [low, high]  # seeded
+
+
+def test_score_interval_and_paired_gain():
+    table = np.zeros((20, 22))
+    table[:10, 0] = 1.0  # one achievement unlocked in half of the episodes
+    assert planning.score_of(table) == pytest.approx(planning.crafter_score([50.0] + [0.0] * 21))
+    low, high = planning.bootstrap_ci(table, planning.score_of)
+    assert low < planning.score_of(table) < high
+    assert planning.bootstrap_ci(np.ones((20, 22)), planning.score_of) == pytest.approx(
+        [100.0, 100.0])
+    agent, baseline = {"unlocked": [["a", "b"], ["a"]] * 10}, {"unlocked": [["a"], []] * 10}
+    assert planning.gain_ci95(agent, baseline) == [1.0, 1.0]
+
+
+class Sequential:
+    """A law model seen only through `sample` (so `imagine` steps it one transition at a time)."""
+
+    def __init__(self, model: WorldModel):
+        self.model_only = model
+
+    def sample(self, state, action, seed):
+        return self.model_only.sample(state, action, seed, unexplained=False)
+
+
+def test_batched_rollouts_of_a_law_model_match_one_at_a_time():
+    world = ToyWorld()
+    model = WorldModel(BERRY, world.schema, {"parameters": {"berry_chance": 0.3}})
+    starts = [facing_bush(world, k) for k in range(300)]
+    policies = [planning.script("do", "do", "do")] * len(starts)
+    calls = []
+    batch_of = model.sample_batch
+    model.sample_batch = lambda *args, **kw: calls.append(len(args[0])) or batch_of(*args, **kw)
+    batched = planning.imagine_rollouts(LawModel(model, "berry", unexplained=False), starts,
+                                        policies, 3, seed=1)
+    single = planning.imagine_rollouts(Sequential(model), starts, policies, 3, seed=1)
+    assert calls == [300, 300, 300]  # one batch per step, not one call per rollout
+    berries = [[find_player(states[-1])["inventory"]["berry"] for states in run]
+               for run in (batched, single)]
+    assert all(len(states) == 3 for states in batched)
+    for got in berries:  # 3 tries at 0.3: mean 0.9, standard error 0.8 / sqrt(300) = 0.046
+        assert np.mean(got) == pytest.approx(0.9, abs=0.15)
 
 
 def test_situations_load_and_strategies_are_valid(crafter_world, cases):
@@ -66,13 +120,23 @@ def test_objective_counts_new_achievements_and_death(crafter_start):
     assert planning.objective(crafter_start, [dead]) == pytest.approx(1 - planning.DEATH_COST)
 
 
+def test_action_sequences_are_runs_from_the_first_action():
+    rng = np.random.default_rng(0)
+    actions = ["a", "b", "c"]
+    for _ in range(20):
+        sequence = planning.action_sequence("b", actions, horizon=7, max_run=3, rng=rng)
+        assert len(sequence) == 7 and sequence[0] == "b" and set(sequence) <= set(actions)
+    assert planning.action_sequence("a", actions, 5, 1, rng)[0] == "a"
+
+
 def test_mpc_with_true_model_acts_and_is_deterministic(crafter_world, crafter_start, true_model):
-    action = planning.plan(true_model, crafter_start, crafter_world.actions,
-                           np.random.default_rng(0), horizon=2, rollouts=17)
-    assert action in crafter_world.actions
-    runs = [planning.mpc_episodes(true_model, crafter_world, steps=3, seed=5, horizon=2,
-                                  rollouts=17, starts=[crafter_start]) for _ in range(2)]
-    assert runs[0]["steps"] == 3 and runs[0]["episodes"] == 1
+    sequence = planning.plan(true_model, crafter_start, crafter_world.actions,
+                             np.random.default_rng(0), horizon=3, rollouts=17)
+    assert len(sequence) == 3 and set(sequence) <= set(crafter_world.actions)
+    runs = [planning.mpc_episodes(true_model, crafter_world, steps=5, seed=5, horizon=3,
+                                  rollouts=17, replan=2, starts=[crafter_start])
+            for _ in range(2)]
+    assert runs[0]["steps"] == 5 and runs[0]["episodes"] == 1
     assert set(runs[0]["actions"][0]) <= set(crafter_world.actions)
     assert runs[0]["actions"] == runs[1]["actions"]
     assert runs[0]["score"] == runs[1]["score"]
@@ -86,7 +150,7 @@ def test_imagine_keeps_attributes_a_model_left_without_value(crafter_start):
             find_player(after)["achievements"]["wake_up"] = None
             return after
 
-    after, before = find_player(planning.imagine(Blank(), crafter_start, "noop", 0)), find_player(
-        crafter_start)
+    (after,) = planning.imagine(Blank(), [crafter_start], ["noop"], 0)
+    after, before = find_player(after), find_player(crafter_start)
     assert after["thirst"] == before["thirst"]
     assert after["achievements"]["wake_up"] == before["achievements"]["wake_up"]
