@@ -31,7 +31,7 @@ Transitions = Sequence[tuple[dict, str, dict]]
 def poe_world(model: WorldModel, transitions: Transitions, seed: int = 0) -> WorldModel:
     """PoE-World inference over the model's laws, weights fitted on `transitions`."""
     start = WorldModel(model.text, model.schema, poe_world=True)
-    result = fit(start, transitions, FitConfig(seed=seed, fit_laws=False))
+    result = fit(start, transitions, FitConfig(seed=seed, fit_laws=False, optimizer="lbfgs"))
     return WorldModel(model.text, model.schema, result.params, poe_world=True)
 
 

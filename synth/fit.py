@@ -12,6 +12,10 @@ only probabilities, weights and change rates move). `model(tables)` states prior
                                          form, (k + a - 1) / (n + a + b - 2), and held fixed)
     log-likelihood: sum over transitions, mini-batched by chunk with the right scale
 
+`FitConfig(fit_laws=False)` keeps the laws' probabilities as they are and fits weights (and change
+rates) only, as OneLife and PoE-World do; `optimizer="lbfgs"` minimises the same objective with
+full-batch L-BFGS, which suits such small parameter sets (Adam is the default).
+
 MAP uses an AutoDelta guide; `posterior=True` uses AutoLaplaceApproximation: the same MAP fit, then a
 Gaussian in the unconstrained space from the Hessian there, from which 500 draws give each
 probability's standard deviation and 90% interval.
@@ -55,6 +59,9 @@ class FitConfig:
     # False: the laws' own probabilities stay as the model holds them (the law text's values for a
     # fresh model) and only weights and change rates are fitted, as OneLife and PoE-World do.
     fit_laws: bool = True
+    # "adam": SVI, mini-batched by chunk (the default); "lbfgs": full-batch L-BFGS on the same
+    # objective, for small parameter sets such as weights only.
+    optimizer: str = "adam"
 
 
 @dataclasses.dataclass
@@ -170,21 +177,8 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
     init = init_to_value(values=problem.initial_values())
     guide = (AutoLaplaceApproximation(problem, init_loc_fn=init) if config.posterior
              else AutoDelta(problem, init_loc_fn=init))
-    svi = SVI(problem, guide, pyro.optim.Adam({"lr": config.learning_rate}), Trace_ELBO())
-    losses = []
-    window = 25 * len(tables)   # a window sees every chunk equally often
-    for step in range(config.steps):
-        index = step % len(tables) if len(tables) > 1 else None
-        losses.append(svi.step(index) / max(problem.total, 1))
-        if not math.isfinite(losses[-1]):
-            raise FloatingPointError(f"the loss became {losses[-1]} at step {step}")
-        if progress:
-            progress(step + 1)
-        if len(losses) >= 2 * window and len(losses) % window == 0:
-            recent = sum(losses[-window:]) / window
-            before = sum(losses[-2 * window:-window]) / window
-            if abs(before - recent) <= config.tolerance * max(1.0, abs(recent)):
-                break
+    optimise = _lbfgs if config.optimizer == "lbfgs" else _adam
+    losses = optimise(problem, guide, config, progress)
     params = _read_params(model, problem, guide, config)
     fitted = WorldModel(model.text, model.schema, params, poe_world=model.poe_world)
     with torch.no_grad():
@@ -192,6 +186,58 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
     params["spawn"] = typical_spawns(transitions, model.schema) or model.params["spawn"]
     return FitResult(params, nll / max(problem.total, 1), time.perf_counter() - start,
                      len(losses), losses)
+
+
+def _adam(problem: _Problem, guide, config: FitConfig,
+          progress: Callable[[int], None] | None) -> list[float]:
+    """SVI with Adam, one chunk a step, until the loss settles; the losses per transition."""
+    svi = SVI(problem, guide, pyro.optim.Adam({"lr": config.learning_rate}), Trace_ELBO())
+    losses: list[float] = []
+    window = 25 * len(problem.tables)   # a window sees every chunk equally often
+    for step in range(config.steps):
+        index = step % len(problem.tables) if len(problem.tables) > 1 else None
+        losses.append(_finite_loss(svi.step(index) / max(problem.total, 1), step))
+        if progress:
+            progress(step + 1)
+        if len(losses) >= 2 * window and len(losses) % window == 0:
+            recent = sum(losses[-window:]) / window
+            before = sum(losses[-2 * window:-window]) / window
+            if abs(before - recent) <= config.tolerance * max(1.0, abs(recent)):
+                break
+    return losses
+
+
+def _lbfgs(problem: _Problem, guide, config: FitConfig,
+           progress: Callable[[int], None] | None) -> list[float]:
+    """The same MAP objective (Pyro's ELBO of the model and a point guide) minimised with full-batch
+    L-BFGS and a strong-Wolfe line search, as PoE-World and OneLife fit their weights: for the
+    weights-only fits, where Adam crawls. At most `config.steps` evaluations; stops when the loss
+    per transition changes by less than `config.tolerance` between iterations."""
+    elbo = Trace_ELBO()
+    guide()   # creates the guide's parameters
+    unconstrained = [value for _, value in pyro.get_param_store().named_parameters()]
+    optimiser = torch.optim.LBFGS(unconstrained, lr=1.0, max_iter=config.steps,
+                                  tolerance_change=config.tolerance, history_size=20,
+                                  line_search_fn="strong_wolfe")
+    losses: list[float] = []
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = elbo.differentiable_loss(problem, guide) / max(problem.total, 1)   # per transition
+        loss.backward()
+        losses.append(_finite_loss(float(loss.detach()), len(losses)))
+        if progress:
+            progress(len(losses))
+        return loss
+
+    optimiser.step(closure)
+    return losses
+
+
+def _finite_loss(loss: float, step: int) -> float:
+    if not math.isfinite(loss):
+        raise FloatingPointError(f"the loss became {loss} at step {step}")
+    return loss
 
 
 def _read_params(model: WorldModel, problem: _Problem, guide, config: FitConfig) -> dict:

@@ -35,6 +35,24 @@ def test_toy_probability_recovered_within_003_on_10000_transitions():
     assert abs(result.params["parameters"]["berry_chance"] - BERRY_PROB) < 0.03
 
 
+def test_lbfgs_reaches_the_same_map_as_adam():
+    transitions = _bush_transitions(2000)
+    model = WorldModel(BERRY.replace("init 0.3", "init 0.5"), ToyWorld().schema)
+    adam = fit(model, transitions, FitConfig(steps=300, learning_rate=0.1))
+    lbfgs = fit(model, transitions, FitConfig(steps=100, optimizer="lbfgs"))
+    assert lbfgs.params["parameters"]["berry_chance"] == pytest.approx(
+        adam.params["parameters"]["berry_chance"], abs=0.01)
+    assert lbfgs.train_nll <= adam.train_nll + 1e-4
+    assert lbfgs.steps < 100
+
+
+def test_weights_only_fit_keeps_the_law_text_values():
+    transitions = _bush_transitions(500)
+    model = WorldModel(BERRY.replace("init 0.3", "init 0.5"), ToyWorld().schema)
+    result = fit(model, transitions, FitConfig(fit_laws=False, optimizer="lbfgs"))
+    assert result.params["parameters"]["berry_chance"] == pytest.approx(0.5)
+
+
 def test_posterior_reports_uncertainty():
     transitions = _bush_transitions(400)
     model = WorldModel(BERRY, ToyWorld().schema)
