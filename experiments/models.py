@@ -29,7 +29,7 @@ from typing import Protocol
 import numpy as np
 
 from dsl.predictions import cell_observable, exists_observable, field_observable, spawn_observable
-from experiments.oracle import SMOOTHING, Scored, estimate_terms
+from experiments.oracle import SMOOTHING, Draws, Scored
 from laws.model import LogProb, WorldModel
 from laws.observables import StateView, changed_observables
 
@@ -73,7 +73,7 @@ class TrueModel:
     def __init__(self, world, samples: int = 32, smoothing: float = SMOOTHING,
                  name: str = "True"):
         self.world, self.samples, self.smoothing, self.name = world, samples, smoothing, name
-        self._draws: dict[str, list[dict]] = {}
+        self._draws: tuple | None = None
 
     def sample(self, state: dict, action: str, seed: int) -> dict:
         reseeded = copy.deepcopy(state)
@@ -81,17 +81,18 @@ class TrueModel:
             reseeded["engine"]["seed"] = _mix(state["engine"]["seed"], seed)
         return self.world.transition(reseeded, action)
 
-    def draws(self, state: dict, action: str) -> list[dict]:
-        """`samples` true next states (cached per (state, action))."""
-        key = _digest(state, action)
-        if key not in self._draws:
-            self._draws = {key: [self.sample(state, action, k) for k in range(self.samples)]}
-        return self._draws[key]
+    def draws(self, state: dict, action: str, scored: Scored | None = None) -> Draws:
+        """`samples` true next states of (state, action), summarised for scoring (the last one
+        asked for is cached: a trial scores all its candidates against the same draws)."""
+        key = (_digest(state, action), id(scored))
+        if self._draws is None or self._draws[0] != key:
+            draws = [self.sample(state, action, k) for k in range(self.samples)]
+            self._draws = (key, Draws(state, draws, self.world.schema, scored))
+        return self._draws[1]
 
     def log_prob(self, state: dict, action: str, next_state: dict,
                  scored: Scored | None = None) -> float:
-        return sum(estimate_terms(state, self.draws(state, action), next_state, self.world.schema,
-                                  self.smoothing, scored).values())
+        return sum(self.draws(state, action, scored).terms(next_state, self.smoothing).values())
 
 
 class NullModel:

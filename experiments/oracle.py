@@ -52,20 +52,45 @@ def _attributes(obj: dict, scored: Scored | None) -> dict:
         scored is None or k == "kind" or scored(field_observable(obj["kind"], obj["id"], k, None)))}
 
 
-def estimate_terms(state: dict, draws: Sequence[dict], next_state: dict, schema: dict,
-                   smoothing: float = SMOOTHING,
-                   scored: Scored | None = None) -> dict[str, float]:
-    """log p_hat per observable of `next_state` given `draws` of the true next state (see the
-    module docstring); only the observables `scored` accepts, when given."""
-    before = StateView(state, schema)
-    views = [StateView(draw, schema) for draw in draws]
-    candidate = StateView(next_state, schema)
-    observables = {o.name: o for view in views + [candidate]
-                   for o in changed_observables(before, view, schema)
-                   if scored is None or scored(o.name)}
-    return {name: _log_p([value_of(v, o, before, scored) for v in views],
-                         value_of(candidate, o, before, scored), domain_size(o, schema), smoothing)
-            for name, o in observables.items()}
+class Draws:
+    """Draws of the true next state of one (state, action), summarised once for scoring many
+    candidates: per draw, the value of every observable that changed (only the `scored` ones,
+    when given)."""
+
+    def __init__(self, state: dict, draws: Sequence[dict], schema: dict,
+                 scored: Scored | None = None):
+        self.schema, self.scored = schema, scored
+        self.before = StateView(state, schema)
+        self.observables: dict[str, Observable] = {}
+        self.views = [StateView(draw, schema) for draw in draws]
+        self.changes = [self._changed(view) for view in self.views]
+
+    def _changed(self, view: StateView) -> dict[str, object]:
+        changed = {}
+        for o in changed_observables(self.before, view, self.schema):
+            if self.scored is None or self.scored(o.name):
+                self.observables.setdefault(o.name, o)
+                changed[o.name] = value_of(view, o, self.before, self.scored)
+        return changed
+
+    def terms(self, next_state: dict, smoothing: float = SMOOTHING,
+              count: int | None = None) -> dict[str, float]:
+        """log p_hat per observable of `next_state` from the first `count` draws (all: None)."""
+        changes, views = self.changes[:count], self.views[:count]
+        candidate = StateView(next_state, self.schema)
+        mine = self._changed(candidate)
+        terms = {}
+        for name in set(mine).union(*changes):
+            observable = self.observables[name]
+            # An observable a draw did not change may still read differently there (the
+            # attributes of an object that vanished), so unchanged values are read, not assumed.
+            values = [change[name] if name in change else
+                      value_of(view, observable, self.before, self.scored)
+                      for change, view in zip(changes, views)]
+            own = mine[name] if name in mine else value_of(candidate, observable, self.before,
+                                                           self.scored)
+            terms[name] = _log_p(values, own, domain_size(observable, self.schema), smoothing)
+        return terms
 
 
 def _log_p(values: list, mine, domain: int, smoothing: float) -> float:
@@ -87,10 +112,9 @@ def convergence(draw: Callable[[dict, str, int], dict], transitions: Sequence[tu
     totals = defaultdict(float)
     per_class: dict[int, dict[str, float]] = {n: defaultdict(float) for n in ladder}
     for index, (state, action, next_state) in enumerate(transitions):
-        draws = [draw(state, action, k) for k in range(max(ladder))]
+        draws = Draws(state, [draw(state, action, k) for k in range(max(ladder))], schema)
         for n in ladder:
-            for name, log_p in estimate_terms(state, draws[:n], next_state, schema,
-                                              smoothing).items():
+            for name, log_p in draws.terms(next_state, smoothing, n).items():
                 totals[n] -= log_p
                 per_class[n][_class(name)] -= log_p
         if progress:
