@@ -154,3 +154,23 @@ def test_imagine_keeps_attributes_a_model_left_without_value(crafter_start):
     after, before = find_player(after), find_player(crafter_start)
     assert after["thirst"] == before["thirst"]
     assert after["achievements"]["wake_up"] == before["achievements"]["wake_up"]
+
+
+def test_evaluate_reports_intervals_and_seconds(crafter_world, capsys):
+    from experiments.models import NullModel
+
+    result = planning.evaluate([NullModel(crafter_world.schema)], crafter_world, trials=2,
+                               episodes=2, steps=4, horizon=2, rollouts=17, replan=2)
+    agents = result["agents"]
+    assert list(agents) == ["random", "MPC Null", "MPC True"]
+    for agent in agents.values():
+        assert agent["episodes"] == 2
+        low, high = agent["unlocked_ci95"]
+        assert low <= agent["unlocked_mean"] <= high
+        assert agent["score_ci95"][0] <= agent["score"] <= agent["score_ci95"][1]
+    assert "gain_ci95" in agents["MPC True"] and "gain_ci95" not in agents["random"]
+    assert set(result["seconds"]) == {"ranking Null", "random", "MPC Null", "MPC True"}
+    assert all(len(row["true_ci95"]) == len(row["strategies"]) for row in result["ranking"]["Null"])
+    planning.print_ranking("Null", result["ranking"]["Null"])
+    planning.print_mpc(agents, 4)
+    assert "unlocked/ep" in capsys.readouterr().out
