@@ -60,6 +60,18 @@ def group_nll(model: WorldModel, transitions) -> dict[str, float]:
     return totals
 
 
+def learn_trace(path: pathlib.Path, out: pathlib.Path, rounds: int):
+    """The offline learner on a trace, as `lawsmith learn` runs it: (model, rounds, split)."""
+    reader = open_trace(path)
+    transitions, episodes = reader.triples_with_episodes()
+    config = LearnConfig(rounds=rounds, seed=SEED)
+    parts = split(transitions, config.heldout, config.seed, episodes)   # the learner's split
+    proposer = OfflineProposer(parts.train, reader.schema)
+    model, history = learn(transitions, reader.schema, proposer, str(out), config,
+                           {"world": "crafter"}, progress=print, episodes=episodes)
+    return model, history, parts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transitions", type=int, default=TRANSITIONS)
@@ -71,14 +83,10 @@ def main() -> None:
     path = explorer_trace("learn", args.transitions, args.rules, TRAIN_SEED_BASE)
     test_path = explorer_trace("test", args.test_transitions, args.rules, TEST_SEED_BASE)
     reader = open_trace(path)
-    transitions, episodes = reader.triples_with_episodes()
-    config = LearnConfig(rounds=args.rounds, seed=SEED)
-    parts = split(transitions, config.heldout, config.seed, episodes)   # the learner's split
+    transitions = reader.triples()
     out = ROOT / "runs" / f"learned_{path.stem}"
     start = time.perf_counter()
-    proposer = OfflineProposer(parts.train, reader.schema)
-    learned, history = learn(transitions, reader.schema, proposer, str(out), config,
-                             {"world": "crafter"}, progress=print, episodes=episodes)
+    learned, history, parts = learn_trace(path, out, args.rounds)
     seconds = time.perf_counter() - start
     hand = WorldModel((ROOT / "examples" / "crafter.law").read_text(), reader.schema)
     hand = WorldModel(hand.text, reader.schema,

@@ -35,6 +35,7 @@ import numpy as np
 from envs.crafter_world import CrafterWorld
 from envs.state import find_player
 from experiments.scenarios import Edit, cleared
+from experiments.stats import statistic_ci
 
 # --- settings (CleanRL style) -------------------------------------------------------------------
 TRIALS = 16           # rollouts per strategy and model in strategy ranking
@@ -47,8 +48,6 @@ REPLAN = 4            # MPC: real actions taken from each plan before planning a
 DISCOUNT = 0.9        # MPC: an achievement imagined at step t counts DISCOUNT ** t
 HEALTH_WEIGHT = 0.1   # MPC: value of one health point against one new achievement
 DEATH_COST = 5.0      # MPC: cost of an imagined death
-RESAMPLES = 2000      # bootstrap resamples of a 95% interval
-CONFIDENCE = 0.95
 SEED = 0
 CLEAR = 4             # grass cleared around the player in a situation (square of side 2*CLEAR+1)
 
@@ -260,17 +259,6 @@ def imagine_rollouts(model: Model, starts: list[dict], policies: list[Policy], s
 
 # --- intervals ----------------------------------------------------------------------------------
 
-def bootstrap_ci(rows: np.ndarray, statistic: Callable[[np.ndarray], float] = np.mean,
-                 resamples: int = RESAMPLES, seed: int = SEED) -> list[float]:
-    """95% percentile-bootstrap interval of `statistic` over `rows` (episodes or trials, first
-    axis): the rows are resampled with replacement `resamples` times."""
-    rows = np.asarray(rows, dtype=float)
-    picks = np.random.default_rng(seed).integers(len(rows), size=(resamples, len(rows)))
-    stats = [statistic(rows[pick]) for pick in picks]
-    low, high = np.quantile(stats, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
-    return [float(low), float(high)]
-
-
 def crafter_score(rates: list[float] | np.ndarray) -> float:
     """Crafter's score from per-achievement success rates in percent: exp(mean ln(1 + s)) - 1."""
     return float(np.expm1(np.mean(np.log1p(np.asarray(rates, dtype=float)))))
@@ -331,8 +319,8 @@ def rank_strategies(model: Model, true_model: Model, world: CrafterWorld, trials
             "measure": situation.measure_name,
             "strategies": [s.name for s in situation.strategies],
             "model": model_means, "true": true_means,
-            "model_ci95": [bootstrap_ci(s) for s in imagined],
-            "true_ci95": [bootstrap_ci(s) for s in real],
+            "model_ci95": [statistic_ci(s) for s in imagined],
+            "true_ci95": [statistic_ci(s) for s in real],
             "pairs": len(true_pairs), "pairs_agree": matches,
             "agree": matches == len(true_pairs),
             "tau_b": kendall_tau_b(model_pairs, true_pairs),
@@ -423,15 +411,15 @@ def run_episodes(choose: Chooser, world: CrafterWorld, starts: list[dict], steps
     return {"episodes": len(starts), "steps": sum(map(len, taken)), "deaths": deaths,
             "actions": taken, "unlocked": unlocked_in,
             "rates": dict(zip(names, (100.0 * table.mean(axis=0)).tolist())),
-            "unlocked_mean": float(counts.mean()), "unlocked_ci95": bootstrap_ci(counts),
-            "score": score_of(table), "score_ci95": bootstrap_ci(table, score_of),
+            "unlocked_mean": float(counts.mean()), "unlocked_ci95": statistic_ci(counts),
+            "score": score_of(table), "score_ci95": statistic_ci(table, score_of),
             "seconds": time.perf_counter() - began}
 
 
 def gain_ci95(agent: dict, baseline: dict) -> list[float]:
     """95% bootstrap interval of the mean difference in achievements unlocked per episode between
     `agent` and `baseline`, paired by episode (both played from the same starts)."""
-    return bootstrap_ci(np.array([len(a) - len(b) for a, b in
+    return statistic_ci(np.array([len(a) - len(b) for a, b in
                                   zip(agent["unlocked"], baseline["unlocked"])]))
 
 

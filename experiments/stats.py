@@ -6,12 +6,16 @@
 - `bootstrap_ci(values, strata)`: a 95% percentile interval of the mean, resampling trials with
   replacement within each stratum (scenario), so every scenario keeps its share of the mean.
 - `difference_ci(a, b)`: the same for mean(a) - mean(b) of two independent samples.
+- `statistic_ci(rows, statistic)`: the interval of any statistic of rows (episodes), rows
+  resampled with replacement (the Crafter score of a table of episodes, say).
+- `cluster_ci(values, clusters)`: the interval of the mean resampling whole clusters (episodes),
+  for per-transition numbers whose neighbours within an episode are correlated.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -57,6 +61,33 @@ def difference_ci(a: Sequence[float], b: Sequence[float], seed: int = 0,
              - b[rng.integers(len(b), size=(replicates, len(b)))].mean(axis=1))
     tail = (1 - LEVEL) / 2
     return [float(np.quantile(diffs, tail)), float(np.quantile(diffs, 1 - tail))]
+
+
+def statistic_ci(rows: Sequence, statistic: Callable[[np.ndarray], float] = np.mean,
+                 seed: int = 0, replicates: int = REPLICATES) -> list[float]:
+    """[lo, hi]: the 95% percentile-bootstrap interval of `statistic` over `rows` (first axis),
+    the rows resampled with replacement."""
+    rows = np.asarray(rows, dtype=float)
+    picks = np.random.default_rng(seed).integers(len(rows), size=(replicates, len(rows)))
+    values = [statistic(rows[pick]) for pick in picks]
+    tail = (1 - LEVEL) / 2
+    return [float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))]
+
+
+def cluster_ci(values: Sequence[float], clusters: Sequence, seed: int = 0,
+               replicates: int = REPLICATES) -> list[float]:
+    """[lo, hi]: the 95% bootstrap interval of the mean of `values`, whole clusters resampled with
+    replacement (the mean over the transitions the resampled clusters hold)."""
+    values = np.asarray(values, dtype=float)
+    groups = _groups(clusters)
+    if not groups:
+        return [float("nan"), float("nan")]
+    sums = np.array([values[g].sum() for g in groups])
+    sizes = np.array([len(g) for g in groups], dtype=float)
+    picks = np.random.default_rng(seed).integers(len(groups), size=(replicates, len(groups)))
+    means = sums[picks].sum(axis=1) / sizes[picks].sum(axis=1)
+    tail = (1 - LEVEL) / 2
+    return [float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))]
 
 
 def _groups(strata: Sequence) -> list[list[int]]:

@@ -13,6 +13,7 @@ from envs.state import find_player
 from envs.toy_world import ToyWorld
 from experiments import planning
 from experiments.models import LawModel, TrueModel
+from experiments.stats import statistic_ci
 from laws.model import WorldModel
 from toy_laws import BERRY, facing_bush
 
@@ -44,21 +45,21 @@ def test_pair_order_and_tau():
 
 
 def test_bootstrap_interval_on_hand_made_numbers():
-    assert planning.bootstrap_ci(np.full(20, 3.0)) == [3.0, 3.0]
-    low, high = planning.bootstrap_ci(np.array([0.0, 1.0] * 10))
+    assert statistic_ci(np.full(20, 3.0)) == [3.0, 3.0]
+    low, high = statistic_ci(np.array([0.0, 1.0] * 10))
     half = 1.96 * math.sqrt(0.25 / 20)  # the normal interval of a mean of 20 fair coin flips
     assert low == pytest.approx(0.5 - half, abs=0.05)
     assert high == pytest.approx(0.5 + half, abs=0.05)
-    assert planning.bootstrap_ci(np.array([0.0, 1.0] * 10)) == [low, high]  # seeded
+    assert statistic_ci(np.array([0.0, 1.0] * 10)) == [low, high]  # seeded
 
 
 def test_score_interval_and_paired_gain():
     table = np.zeros((20, 22))
     table[:10, 0] = 1.0  # one achievement unlocked in half of the episodes
     assert planning.score_of(table) == pytest.approx(planning.crafter_score([50.0] + [0.0] * 21))
-    low, high = planning.bootstrap_ci(table, planning.score_of)
+    low, high = statistic_ci(table, planning.score_of)
     assert low < planning.score_of(table) < high
-    assert planning.bootstrap_ci(np.ones((20, 22)), planning.score_of) == pytest.approx(
+    assert statistic_ci(np.ones((20, 22)), planning.score_of) == pytest.approx(
         [100.0, 100.0])
     agent, baseline = {"unlocked": [["a", "b"], ["a"]] * 10}, {"unlocked": [["a"], []] * 10}
     assert planning.gain_ci95(agent, baseline) == [1.0, 1.0]

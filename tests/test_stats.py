@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from experiments.metrics import rank_truth
-from experiments.stats import bootstrap_ci, chance, difference_ci
+from experiments.stats import bootstrap_ci, chance, cluster_ci, difference_ci
 
 
 def test_chance_of_hand_made_candidate_sets():
@@ -44,3 +44,15 @@ def test_difference_interval():
     assert low == high == 1.0
     low, high = difference_ci([0, 1] * 5, [1, 0] * 5)
     assert low < 0 < high
+
+
+def test_cluster_interval_is_wider_for_correlated_clusters():
+    rng = np.random.default_rng(2)
+    # 20 episodes of 50 steps; each episode has its own level: steps within one are alike.
+    levels = rng.normal(size=20)
+    values = np.repeat(levels, 50) + 0.01 * rng.normal(size=1000)
+    clusters = np.repeat(np.arange(20), 50)
+    low, high = cluster_ci(values, clusters)
+    assert low <= values.mean() <= high
+    naive_low, naive_high = bootstrap_ci(values)
+    assert high - low > 3 * (naive_high - naive_low)
