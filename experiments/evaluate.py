@@ -62,11 +62,6 @@ def fresh_transitions(world: CrafterWorld, count: int, seed: int) -> list[tuple[
         return open_trace(path).triples()
 
 
-def mean_nll(model: WorldModel, transitions: list) -> float:
-    """Mean negative log-probability per transition."""
-    return -float(model.log_prob_batch(transitions).sum()) / max(len(transitions), 1)
-
-
 def class_nll(model: WorldModel, transitions: list) -> dict[str, float]:
     """Negative log-probability per transition of each observable class."""
     totals = model.class_log_probs(model.table(transitions))
@@ -107,7 +102,7 @@ def evaluate(model_dirs: Sequence[str], config: EvalConfig,
         rows = _run_protocol(models, cases, world, config, protocol, say)
         section = protocol_section(rows, [m.name for m in models], names,
                                    [g["name"] for g in laws], config.seed)
-        if protocol == PROTOCOLS[0]:
+        if protocol == config.protocols[0]:   # the first protocol's numbers are top-level
             report.update(section)
         else:
             report[protocol] = section
@@ -115,8 +110,8 @@ def evaluate(model_dirs: Sequence[str], config: EvalConfig,
     report["nll"] = {models[0].name: curve["nll"][curve["draws"].index(curve["chosen"])]}
     report["nll_by_class"] = {models[0].name: curve["per_class"][curve["chosen"]]}
     for model in models[3:]:
-        report["nll"][model.name] = mean_nll(model.model, held)
         report["nll_by_class"][model.name] = class_nll(model.model, held)
+        report["nll"][model.name] = sum(report["nll_by_class"][model.name].values())
     if config.planning:
         say("planning: strategy ranking and MPC agents in real Crafter")
         report["planning"] = planning_section(
@@ -172,10 +167,9 @@ def _protocol_job(index: int) -> tuple[int, list[dict]]:
     from experiments.protocol import evaluate_model
 
     torch.set_num_threads(1)
-    job = _JOBS
-    return index, evaluate_model(job["models"][index], job["cases"], job["world"],
-                                 job["config"].trials, job["config"].seed,
-                                 protocol=job["protocol"])
+    return index, evaluate_model(_JOBS["models"][index], _JOBS["cases"], _JOBS["world"],
+                                 _JOBS["config"].trials, _JOBS["config"].seed,
+                                 protocol=_JOBS["protocol"])
 
 
 # --- summaries ----------------------------------------------------------------------------------

@@ -58,6 +58,13 @@ def _ci(row: dict, metric: str) -> str:
     return f"[{low:.3f},{high:.3f}]"
 
 
+def sections(report: dict) -> dict[str, dict]:
+    """{protocol: its numbers}: the first protocol's are the report's top level, others under
+    their name."""
+    first, *others = report["protocols"]
+    return {first: report, **{name: report[name] for name in others}}
+
+
 def at_chance(section: dict) -> list[str]:
     """`model variant` pairs whose MRR interval contains the chance line of their own candidates."""
     found = []
@@ -93,8 +100,7 @@ def markdown(report: dict) -> str:
     if report.get("provenance"):
         out += [f"Made by `{report['provenance']['command']}` at commit "
                 f"`{report['provenance']['commit']}`.", ""]
-    for protocol in report["protocols"]:
-        section = report if protocol == report["protocols"][0] else report[protocol]
+    for protocol, section in sections(report).items():
         out += [f"## Summary, protocol `{protocol}`", "", "```", summary_table(report, section),
                 "```", ""]
         chance_hits = at_chance(section)
@@ -113,10 +119,10 @@ def markdown(report: dict) -> str:
             "with distractors mutated from the previous state (docs/eval.md).", "",
             "## The oracle", "", _oracle_text(report), "",
             "## Held-out NLL per observable class", "", _class_table(report), "",
-            "## MRR per scenario (success / failure), protocol `lawsmith`", "",
+            f"## MRR per scenario (success / failure), protocol `{report['protocols'][0]}`", "",
             _scenario_table(report, "per_scenario", "{:.2f}"), "",
             "## NLL of the true next state per scenario (success / failure), protocol "
-            "`lawsmith`", "",
+            f"`{report['protocols'][0]}`", "",
             "The mechanic's own cost: -log p(true next state) in the scenario's hand-set state, "
             "where few other things change.", "",
             _scenario_table(report, "scenario_nll", "{:.1f}", law_only=True), ""]
@@ -184,7 +190,7 @@ def _plot_mrr(path: pathlib.Path, report: dict) -> pathlib.Path:
     if line:
         axis.axhline(line["mrr"], color="black", linestyle="--", linewidth=1,
                      label="chance (uniform random ranking)")
-    axis.set_ylabel("MRR (success variants, protocol lawsmith)")
+    axis.set_ylabel(f"MRR (success variants, protocol {report['protocols'][0]})")
     axis.set_ylim(0, 1.05)
     axis.legend(fontsize=8)
     figure.tight_layout()

@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     from experiments.evaluate import PROTOCOLS, EvalConfig, evaluate
-    from experiments.report import at_chance, baseline_lines, summary_table, write_report
+    from experiments.report import (at_chance, baseline_lines, sections, summary_table,
+                                    write_report)
     from laws.folder import provenance
 
     if args.trials < 1 or args.heldout < 10 or args.jobs < 1:
@@ -64,8 +65,7 @@ def run_eval(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     report["provenance"] = provenance(args.command)
     files = write_report(args.output, report)
-    for protocol in report["protocols"]:
-        section = report if protocol == report["protocols"][0] else report[protocol]
+    for protocol, section in sections(report).items():
         print(f"\nprotocol {protocol}")
         print(summary_table(report, section))
         for line in baseline_lines(section):

@@ -58,3 +58,11 @@ def test_eval_defaults_to_ten_trials_and_both_protocols():
 def test_eval_rejects_a_missing_model(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "nowhere"), "-o", str(tmp_path / "r")]) == 2
     assert "not a model folder" in capsys.readouterr().err
+
+
+def test_sections_put_the_first_protocol_at_the_top_level():
+    from experiments.report import sections
+    only = {"protocols": ["onelife"], "summary": {}}
+    assert sections(only) == {"onelife": only}
+    both = {"protocols": ["lawsmith", "onelife"], "summary": {}, "onelife": {"summary": {}}}
+    assert sections(both) == {"lawsmith": both, "onelife": both["onelife"]}
