@@ -201,11 +201,24 @@ class Law:
 
 
 @dataclass(frozen=True)
+class Definition:
+    """`let name ["description"] = value`: a named expression that laws (and later definitions)
+    use by name; it may read the player, the action, `ahead` and the globals, not a law's object."""
+    name: str
+    value: Expr
+    description: str | None = None
+    comments: tuple[str, ...] = ()
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
 class Program:
     """A laws file: a header comment (separated from the first law by a blank line; empty when
-    there are no laws), its laws in order, and comments after the last law. `source` is the text it was parsed from (for error
+    there are no laws), its laws in order, and comments after the last law; `definitions`
+    (`let`), in order, are printed before the laws. `source` is the text it was parsed from (for error
     messages), not part of equality."""
     laws: tuple[Law, ...]
     trailing_comments: tuple[str, ...] = ()
     header_comments: tuple[str, ...] = ()
     source: str | None = field(default=None, compare=False, repr=False)
+    definitions: tuple[Definition, ...] = ()

@@ -24,6 +24,8 @@ FUNCTIONS = {
     "free": ((ir.POS,), ir.BOOL),
     "moved": ((ir.POS, ir.DIR), ir.POS),
     "dist": ((ir.POS, ir.POS), ir.INT),
+    "toward": ((ir.POS, ir.POS), ir.DIR),
+    "toward_short": ((ir.POS, ir.POS), ir.DIR),
     "near": ((ir.POS, ir.MATERIAL, ir.INT), ir.BOOL),
     "min": (("number", "number"), "number"),
     "max": (("number", "number"), "number"),
@@ -76,14 +78,16 @@ class _Resolver:
         self.items = schema["items"]
         self.globals = {name: spec for name, spec in schema.get("globals", {}).items()
                         if _SCALAR_TYPES.get(spec.get("type")) in (ir.INT, ir.FLOAT, ir.BOOL)}
-        self.law: ast.Law | None = None
+        self.law: ast.Law | ast.Definition | None = None
+        self.definitions: dict[str, ir.Node] = {}
 
     # --- errors -------------------------------------------------------------------------------
 
     def error(self, message: str, node=None, expected: str | None = None) -> DslError:
         span = getattr(node, "span", None) or (self.law.span if self.law else None)
         line, column = (span.line, span.column) if span else (None, None)
-        where = f"law {self.law.name}: " if self.law is not None else ""
+        what = "let" if isinstance(self.law, ast.Definition) else "law"
+        where = f"{what} {self.law.name}: " if self.law is not None else ""
         return located(where + message, self.program.source, line, column, expected)
 
     # --- program ------------------------------------------------------------------------------
@@ -91,6 +95,12 @@ class _Resolver:
     def run(self) -> tuple[ir.Program, list[DslError]]:
         laws, errors, seen = [], [], set()
         parameters: dict[str, ir.Parameter] = {}
+        for definition in self.program.definitions:
+            self.law = definition
+            try:
+                self.define(definition)
+            except DslError as error:
+                errors.append(error)
         for law in self.program.laws:
             self.law = law
             try:
@@ -106,6 +116,17 @@ class _Resolver:
                 errors.append(error)
         self.law = None
         return ir.Program(tuple(laws), parameters), errors
+
+    def define(self, definition: ast.Definition) -> None:
+        """Resolve a `let` once, in a scope holding only the player; laws then use its typed form."""
+        name = definition.name
+        clash = (name in self.definitions or name in BUILTIN_NAMES or name in self.globals
+                 or name in ir.DIRECTIONS or name in self.materials or name in self.actions
+                 or name in self.kinds or name in FUNCTIONS)
+        if clash:
+            raise self.error(f"'{name}' is already a name here", definition,
+                             "a name no other definition, constant, global or function has")
+        self.definitions[name] = self.expr(definition.value, {"player": _Bound("player", "player")})
 
     def law_parameters(self, law: ast.Law):
         for effect in law.effects:
@@ -172,7 +193,7 @@ class _Resolver:
 
     def check_new_name(self, name: str, scope: dict, node) -> None:
         taken = (name in scope or name in BUILTIN_NAMES or name in self.globals
-                 or name in ir.DIRECTIONS)
+                 or name in ir.DIRECTIONS or name in self.definitions)
         if taken:
             raise self.error(f"'{name}' is already a name here", node, "a fresh variable name")
 
@@ -321,7 +342,7 @@ class _Resolver:
     def is_constant(self, node: ast.Expr) -> bool:
         return isinstance(node, ast.NoneValue) or (
             isinstance(node, ast.Name) and node.id not in BUILTIN_NAMES
-            and node.id not in self.globals)
+            and node.id not in self.globals and node.id not in self.definitions)
 
     def common_type(self, left: ir.Node, right: ir.Node, node) -> str:
         if left.type in ir.NUMERIC and right.type in ir.NUMERIC:
@@ -355,6 +376,8 @@ class _Resolver:
         if name in scope:
             raise self.error(f"'{name}' is an object; use one of its attributes", node,
                              f"{name}.pos or another attribute")
+        if name in self.definitions:
+            return self.definitions[name]
         if name == "action":
             return ir.Action()
         if name == "ahead":
@@ -377,7 +400,7 @@ class _Resolver:
         if found:
             raise self.error(f"'{name}' could be a {' or a '.join(found)}", node,
                              "a comparison that tells which")
-        everything = ([*scope, *BUILTIN_NAMES, *self.globals] + self.materials + self.actions
+        everything = ([*scope, *BUILTIN_NAMES, *self.globals, *self.definitions] + self.materials + self.actions
                       + self.kinds + list(ir.DIRECTIONS))
         raise self.error(f"unknown name '{name}'{_suggest(name, everything)}", node,
                          "a variable, action, ahead, a global, or a constant")

@@ -91,6 +91,14 @@ def _moved(state: _State, pos, direction):
     return target if state.free(*target) else pos
 
 
+def _toward(pos, target, long_axis: bool):
+    """One step from `pos` toward `target` along the longer axis (ties: y), or along the other one
+    (ties: x); a zero component where `pos` already shares that coordinate (Crafter's `toward`)."""
+    dx, dy = target[0] - pos[0], target[1] - pos[1]
+    along_x = abs(dx) > abs(dy) if long_axis else abs(dx) <= abs(dy)
+    return ((dx > 0) - (dx < 0), 0) if along_x else (0, (dy > 0) - (dy < 0))
+
+
 def _number(value, type_name: str):
     return float(value) if type_name == ir.FLOAT else value
 
@@ -108,6 +116,8 @@ _OPS = {
     "free": lambda s, p: s.free(*p),
     "moved": _moved,
     "dist": lambda s, p, q: abs(p[0] - q[0]) + abs(p[1] - q[1]),
+    "toward": lambda s, p, q: _toward(p, q, True),
+    "toward_short": lambda s, p, q: _toward(p, q, False),
 }
 
 

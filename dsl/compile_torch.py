@@ -244,6 +244,12 @@ class _Evaluator:
         if op == "dist":
             (x, y), (u, v) = args
             return (x - u).abs() + (y - v).abs()
+        if op in ("toward", "toward_short"):
+            (x, y), (u, v) = args
+            dx, dy = torch.broadcast_tensors(u - x, v - y)
+            along_x = (dx.abs() > dy.abs()) if op == "toward" else (dx.abs() <= dy.abs())
+            zero = torch.zeros_like(dx)
+            return torch.where(along_x, dx.sign(), zero), torch.where(along_x, zero, dy.sign())
         if op == "near":
             (x, y), material, radius = args
             radius = int(radius)

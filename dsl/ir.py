@@ -60,7 +60,7 @@ class Apply:
     """An operator or built-in function on typed arguments.
 
     ops: `+ - *` (numbers), `pos+dir`, `neg` (number or dir), `== != < <= > >=`, `and or not`,
-    `if` (cond, then, else), `min max abs`, `material kind_at free moved dist near`.
+    `if` (cond, then, else), `min max abs`, `material kind_at free moved dist toward toward_short near`.
     """
     op: str
     args: tuple["Node", ...]

@@ -6,6 +6,7 @@ input size, nesting depth and number sizes are bounded, and every failure is a l
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import pathlib
@@ -132,7 +133,7 @@ def _attach_comments(laws: list, comments: list[Token], text: str) -> ast.Progra
     before a blank line are the file's header; comments after the last law trail."""
     pending = sorted(comments, key=lambda t: t.line)
     lines = text.split("\n")
-    first_line = laws[0][0].span.line if laws else 0
+    first_line = min((item.span.line for item, _ in laws), default=0)
     header_end = 0
     for i, token in enumerate(pending):
         if token.line >= first_line:
@@ -140,16 +141,19 @@ def _attach_comments(laws: list, comments: list[Token], text: str) -> ast.Progra
         if token.line < len(lines) and not lines[token.line].strip():
             header_end = i + 1
     header = tuple(_comment_text(t) for t in pending[:header_end])
-    attached, index = [], header_end
-    for law, end_line in laws:
+    attached, definitions, index = [], [], header_end
+    for item, end_line in laws:
         own = []
         while index < len(pending) and pending[index].line <= end_line:
             own.append(_comment_text(pending[index]))
             index += 1
-        attached.append(ast.Law(law.name, law.effects, law.description, law.subject,
-                                law.condition, tuple(own), law.span))
+        if isinstance(item, ast.Definition):
+            definitions.append(dataclasses.replace(item, comments=tuple(own)))
+        else:
+            attached.append(dataclasses.replace(item, comments=tuple(own)))
     trailing = tuple(_comment_text(t) for t in pending[index:])
-    return ast.Program(tuple(attached), trailing, header, source=text)
+    return ast.Program(tuple(attached), trailing, header, source=text,
+                       definitions=tuple(definitions))
 
 
 def _comment_text(token: Token) -> str:
@@ -194,6 +198,13 @@ class _Build(Transformer):
             text = _unescape(str(description)[1:-1])
         law = ast.Law(str(name), tuple(effects), text, subject, condition, (), _span(meta))
         return law, meta.end_line
+
+    def definition(self, meta, children):
+        name, description, op, value = children
+        if str(op) != "=":
+            raise self._error(f"unexpected '{op}' in a definition", op, "'='")
+        text = _unescape(str(description)[1:-1]) if description is not None else None
+        return ast.Definition(str(name), value, text, (), _span(meta)), meta.end_line
 
     def subject(self, meta, children):
         kind, var = children

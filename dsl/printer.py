@@ -18,12 +18,24 @@ _LEVEL = {"if": 0, "or": 1, "and": 2, "not": 3, "compare": 4, "+": 5, "-": 5, "*
 
 def format_program(program: ast.Program) -> str:
     """The canonical text of a laws file (ends with one newline; empty program: empty text)."""
-    blocks = [format_law(law) for law in program.laws]
+    blocks = ([format_definition(d) for d in program.definitions]
+              + [format_law(law) for law in program.laws])
     if program.header_comments:
         blocks.insert(0, "\n".join(f"#{c}" for c in program.header_comments))
     if program.trailing_comments:
         blocks.append("\n".join(f"#{c}" for c in program.trailing_comments))
     return "\n\n".join(blocks) + "\n" if blocks else ""
+
+
+def format_definition(definition: ast.Definition) -> str:
+    """The canonical text of one `let` (no trailing newline)."""
+    lines = [f"#{c}" for c in definition.comments]
+    head = f"let {definition.name}"
+    if definition.description is not None:
+        head += " " + escape(definition.description)
+    lines.append(head)
+    lines.append("  = " + format_expr(definition.value))
+    return "\n".join(lines)
 
 
 def format_law(law: ast.Law) -> str:
