@@ -24,6 +24,7 @@ FUNCTIONS = {
     "free": ((ir.POS,), ir.BOOL),
     "moved": ((ir.POS, ir.DIR), ir.POS),
     "dist": ((ir.POS, ir.POS), ir.INT),
+    "mod": ((ir.INT, ir.INT), ir.INT),
     "toward": ((ir.POS, ir.POS), ir.DIR),
     "toward_short": ((ir.POS, ir.POS), ir.DIR),
     "near": ((ir.POS, ir.MATERIAL, ir.INT), ir.BOOL),
@@ -457,6 +458,11 @@ class _Resolver:
             if not (isinstance(radius, ir.Const) and 0 <= radius.value <= ir.MAX_RADIUS):
                 raise self.error("near's radius must be a whole number written out", node.args[2],
                                  f"a number from 0 to {ir.MAX_RADIUS}")
+        if node.function == "mod":
+            divisor = args[1]
+            if not (isinstance(divisor, ir.Const) and 1 <= divisor.value <= ir.MAX_MODULUS):
+                raise self.error("mod's divisor must be a whole number written out", node.args[1],
+                                 f"a number from 1 to {ir.MAX_MODULUS}")
         if result == "number":
             result = ir.FLOAT if any(a.type == ir.FLOAT for a in args) else ir.INT
         return ir.Apply(node.function, args, result)

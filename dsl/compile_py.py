@@ -116,6 +116,7 @@ _OPS = {
     "free": lambda s, p: s.free(*p),
     "moved": _moved,
     "dist": lambda s, p, q: abs(p[0] - q[0]) + abs(p[1] - q[1]),
+    "mod": lambda s, a, n: a % n,   # n >= 1 (checked): the remainder is in 0..n-1
     "toward": lambda s, p, q: _toward(p, q, True),
     "toward_short": lambda s, p, q: _toward(p, q, False),
 }

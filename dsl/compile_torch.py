@@ -244,6 +244,9 @@ class _Evaluator:
         if op == "dist":
             (x, y), (u, v) = args
             return (x - u).abs() + (y - v).abs()
+        if op == "mod":
+            value, divisor = args
+            return torch.remainder(value, divisor)
         if op in ("toward", "toward_short"):
             (x, y), (u, v) = args
             dx, dy = torch.broadcast_tensors(u - x, v - y)

@@ -17,6 +17,8 @@ NUMERIC = (INT, FLOAT)
 NONE_ID = -1
 DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
 MAX_RADIUS = 16
+# mod(a, n) takes a written-out n from 1 to this (so it never divides by zero).
+MAX_MODULUS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class Apply:
     """An operator or built-in function on typed arguments.
 
     ops: `+ - *` (numbers), `pos+dir`, `neg` (number or dir), `== != < <= > >=`, `and or not`,
-    `if` (cond, then, else), `min max abs`, `material kind_at free moved dist toward toward_short near`.
+    `if` (cond, then, else), `min max abs`, `material kind_at free moved dist toward toward_short near mod`.
     """
     op: str
     args: tuple["Node", ...]

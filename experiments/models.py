@@ -45,9 +45,20 @@ class EvalModel(Protocol):
 
 def comparable(state: dict) -> dict:
     """What a prediction is judged on: the grid and the objects (by id), without the engine's
-    bookkeeping or the clock."""
+    bookkeeping or the clock; a whole-number float is the int it equals (Crafter's counters hold
+    1 or 1.0 depending on their history, and the observables compare them equal)."""
     return {"grid": state["grid"],
-            "objects": sorted(state["objects"], key=lambda o: o["id"])}
+            "objects": [_whole(obj) for obj in sorted(state["objects"], key=lambda o: o["id"])]}
+
+
+def _whole(value):
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole(item) for item in value]
+    return value
 
 
 class LawModel:
