@@ -118,7 +118,8 @@ class WorldModel:
 
     def table(self, transitions: Sequence[tuple[dict, str, dict]]) -> Table:
         """The prediction table of (state, action, next_state) triples."""
-        builder = TableBuilder(self.schema, self.law_names, self.layout, self.params["change"])
+        builder = TableBuilder(self.schema, self.law_names, self.layout, self.params["change"],
+                               spawn=self.params["spawn"])
         for state, action, next_state in transitions:
             builder.add(state, next_state, self.compiled.predict(state, action))
         return builder.build()

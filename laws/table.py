@@ -24,9 +24,9 @@ from typing import Iterable, Sequence
 
 import torch
 
-from dsl.predictions import Firing
+from dsl.predictions import Firing, field_observable
 from laws.observables import (Observable, StateView, changed_observables, domain_size,
-                              parse_observable)
+                              parse_observable, plain as _plain)
 from laws.params import ParamLayout
 
 
@@ -77,8 +77,14 @@ class TableBuilder:
     """Accumulates transitions and their firings; `build()` makes the tensors."""
 
     def __init__(self, schema: dict, law_names: Sequence[str], layout: ParamLayout,
-                 classes: Iterable[str] = ()):
+                 classes: Iterable[str] = (), spawn: dict | None = None):
         self.schema = schema
+        # The typical attributes of a new object per kind (params["spawn"]): a new object's
+        # attribute that differs from its kind's typical value is an unexplained change.
+        self.spawn = {kind: {attr: value for attr, value in attrs.items()
+                             if attr in schema["kinds"].get(kind, {})
+                             and schema["kinds"][kind][attr]["type"] not in ("counts", "pos")}
+                      for kind, attrs in (spawn or {}).items() if kind in schema["kinds"]}
         self.law_index = {name: i for i, name in enumerate(law_names)}
         self.layout = layout
         self.class_index: dict[str, int] = {}
@@ -200,10 +206,21 @@ class TableBuilder:
         for kind in self.schema["kinds"]:
             if kind != "player":
                 counts[f"spawn.{kind}"] = 1
+        new_objects = [obj for oid, obj in after.by_id.items() if oid not in before.by_id]
+        for obj in new_objects:
+            for attr in self.spawn.get(obj["kind"], {}):
+                group = f"{obj['kind']}.{attr}"
+                counts[group] = counts.get(group, 0) + 1
         for name in groups:
             group = parse_observable(name).group
             if not group.startswith("spawn."):
                 counts[group] -= 1
+        for observable in self._spawned_fields(new_objects):
+            counts[observable.group] -= 1
+            L["changed_transition"].append(n)
+            L["changed_class"].append(self._class(observable.group))
+            L["changed_log_others"].append(self._log_others(observable))
+            self.changed_names.append(observable.name)
         for observable in changed_observables(before, after, self.schema):
             if observable.name in groups:
                 continue
@@ -218,6 +235,13 @@ class TableBuilder:
                 L["stay_transition"].append(n)
                 L["stay_class"].append(self._class(name))
                 L["stay_count"].append(count)
+
+    def _spawned_fields(self, new_objects: list[dict]) -> Iterable[Observable]:
+        """Attributes of new objects that differ from their kind's typical value."""
+        for obj in new_objects:
+            for attr, typical in self.spawn.get(obj["kind"], {}).items():
+                if _plain(obj.get(attr)) != _plain(typical):
+                    yield parse_observable(field_observable(obj["kind"], obj["id"], attr, None))
 
     def build(self) -> Table:
         L = self._lists

@@ -165,8 +165,10 @@ class Transitions:
 
 def build_table(laws: TorchLaws, layout: ParamLayout, codes: ObservableCodes,
                 states: Sequence[dict], actions: Sequence[str], next_states: Sequence[dict],
-                device: str | torch.device = "cpu") -> Table:
-    """The prediction table of N transitions (see the module docstring)."""
+                device: str | torch.device = "cpu", spawn: dict | None = None) -> Table:
+    """The prediction table of N transitions (see the module docstring). `spawn`: the typical
+    attributes of a new object per kind (params["spawn"]); a new object's attribute that differs
+    from it is an unexplained change, as in `laws.table.TableBuilder`."""
     data = Transitions(codes, states, actions, next_states, device)
     outputs = laws.predict(data.before)
     law_index = {law.name: i for i, law in enumerate(laws.program.laws)}
@@ -187,7 +189,7 @@ def build_table(laws: TorchLaws, layout: ParamLayout, codes: ObservableCodes,
             expert_laws.append(torch.full((len(n),), law, dtype=torch.int64, device=n.device))
             experts += len(n)
     return _assemble(parts, expert_laws, experts, constants, codes, data.before, data.after,
-                     data.objects_before, data.objects_after, len(states), layout)
+                     data.objects_before, data.objects_after, len(states), layout, spawn or {})
 
 
 def _unique_states(states: list[dict]) -> tuple[list[dict], list[int]]:
@@ -265,7 +267,7 @@ def _constant(constants: dict, value: float) -> int:
 
 def _assemble(parts, expert_laws, experts, constants, codes: ObservableCodes, encoded: Batch,
               after: Batch, objects_before: dict, objects_after: dict, transitions: int,
-              layout: ParamLayout) -> Table:
+              layout: ParamLayout, spawn: dict) -> Table:
     device = encoded.grid.device
     long = dict(dtype=torch.int64, device=device)
     offset = len(constants)
@@ -323,9 +325,12 @@ def _assemble(parts, expert_laws, experts, constants, codes: ObservableCodes, en
     changed_keys = _keys(changed_n, changed_code)
     unexplained = ~torch.isin(changed_keys, group_keys)
     changed_n, changed_code = changed_n[unexplained], changed_code[unexplained]
+    new_n, new_code, new_counts = _spawned_fields(codes, objects_before, objects_after, spawn,
+                                                  transitions)
+    changed_n, changed_code = torch.cat([changed_n, new_n]), torch.cat([changed_code, new_code])
     changed_class = codes.class_of(changed_code)
     stay = _stay_counts(codes, encoded, objects_after, transitions, group_keys >> CODE_BITS,
-                        group_class, changed_n, changed_class)
+                        group_class, changed_n, changed_class, new_counts)
     stay_n, stay_class = stay.nonzero(as_tuple=True)
     log_others = codes.log_others.to(device)
     return Table(
@@ -423,13 +428,52 @@ def _changes(codes: ObservableCodes, before: Batch, after: Batch, objects_before
     return torch.cat(ns), torch.cat(cs)
 
 
+def _spawned_fields(codes: ObservableCodes, objects_before: dict, objects_after: dict,
+                    spawn: dict, transitions: int
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(transition, observable code) of new objects' attributes that differ from their kind's
+    typical value, and [N, C] how many such attributes each transition has per class."""
+    device = next(iter(objects_after.values())).table.ids.device
+    counts = torch.zeros((transitions, len(codes.classes)), dtype=torch.float64, device=device)
+    ns, cs = [torch.zeros(0, dtype=torch.int64, device=device)], [
+        torch.zeros(0, dtype=torch.int64, device=device)]
+    for kind, attrs in spawn.items():
+        if kind not in objects_after:
+            continue
+        after = objects_after[kind].table
+        rows = torch.arange(after.ids.shape[0], device=device).unsqueeze(1).expand_as(after.ids)
+        n, ids = rows[after.mask], after.ids[after.mask]
+        found, _ = objects_before[kind].find(n, ids)
+        n, ids = n[~found], ids[~found]
+        _, flat = objects_after[kind].find(n, ids)
+        for attr, typical in attrs.items():
+            index = codes.index.get((kind, attr, None))
+            if index is None or codes.fields[index][3] == ir.POS:
+                continue
+            value_type = codes.fields[index][3]
+            column = objects_after[kind].column(attr, None, value_type)[flat]
+            if value_type == ir.DIR:
+                expected = value_codes((torch.tensor([typical[0]]), torch.tensor([typical[1]])),
+                                       value_type)
+            else:
+                dtype = torch.float64 if value_type == ir.FLOAT else torch.int64
+                expected = value_codes(torch.tensor([typical], dtype=dtype), value_type)
+            differs = column != expected.to(device)
+            ns.append(n[differs])
+            cs.append((index << ID_BITS) | ids[differs])
+            counts[:, index].index_add_(0, n, torch.ones(len(n), dtype=torch.float64,
+                                                         device=device))
+    return torch.cat(ns), torch.cat(cs), counts
+
+
 def _stay_counts(codes: ObservableCodes, before: Batch, objects_after: dict, transitions: int,
                  group_n: torch.Tensor, group_class: torch.Tensor, changed_n: torch.Tensor,
-                 changed_class: torch.Tensor) -> torch.Tensor:
-    """[N, C]: unpredicted observables per class that kept their value."""
+                 changed_class: torch.Tensor, new_counts: torch.Tensor) -> torch.Tensor:
+    """[N, C]: unpredicted observables per class that kept their value (`new_counts`: new
+    objects' attributes compared with their kind's typical value)."""
     device = before.grid.device
     classes = len(codes.classes)
-    counts = torch.zeros((transitions, classes), dtype=torch.float64, device=device)
+    counts = new_counts.clone()
     for index, (kind, attr, key, _) in enumerate(codes.fields):
         table = before.tables[kind]
         number = table.mask.sum(1).to(torch.float64)
@@ -439,7 +483,7 @@ def _stay_counts(codes: ObservableCodes, before: Batch, objects_after: dict, tra
             gone = torch.zeros(transitions, dtype=torch.float64, device=device).index_add_(
                 0, rows[table.mask], (~found).to(torch.float64))
             number = number - gone
-        counts[:, index] = number
+        counts[:, index] += number
     counts[:, codes.cell] = codes.width * codes.height
     for k, kind in enumerate(codes.kinds):
         counts[:, codes.spawn + k] = 0 if kind == "player" else 1   # the player never spawns

@@ -74,14 +74,16 @@ class FitResult:
 
 
 def build_tables(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
-                 chunk: int, device: str = "cpu") -> list[Table]:
-    """Prediction tables of the transitions, `chunk` at a time, with the batched (torch) laws."""
+                 chunk: int, device: str = "cpu", spawn: dict | None = None) -> list[Table]:
+    """Prediction tables of the transitions, `chunk` at a time, with the batched (torch) laws;
+    new objects' attributes are compared with `spawn` (default: the model's params["spawn"])."""
+    spawn = model.params["spawn"] if spawn is None else spawn
     tables = []
     for start in range(0, len(transitions), chunk):
         part = transitions[start:start + chunk]
         tables.append(build_table(model.compiled_torch, model.layout, model.codes,
                                   [t[0] for t in part], [t[1] for t in part], [t[2] for t in part],
-                                  device))
+                                  device, spawn))
     return tables
 
 
@@ -164,8 +166,10 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
     """Fit weights, law parameters and change rates to the transitions (MAP, or a posterior)."""
     config = config or FitConfig()
     start = time.perf_counter()
+    # New objects' typical attributes are read from the data first: the tables score them.
+    spawn = typical_spawns(transitions, model.schema) or model.params["spawn"]
     if tables is None:
-        tables = build_tables(model, transitions, config.chunk, config.device)
+        tables = build_tables(model, transitions, config.chunk, config.device, spawn)
     full_tables = tables
     eps = model.params["noise_floor"]
     tables = [compact(t, eps, model.poe_world).to(config.device) for t in tables]
@@ -180,10 +184,10 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
     optimise = _lbfgs if config.optimizer == "lbfgs" else _adam
     losses = optimise(problem, guide, config, progress)
     params = _read_params(model, problem, guide, config)
+    params["spawn"] = spawn
     fitted = WorldModel(model.text, model.schema, params, poe_world=model.poe_world)
     with torch.no_grad():
         nll = -sum(float(fitted.log_prob_table(t).sum()) for t in full_tables)
-    params["spawn"] = typical_spawns(transitions, model.schema) or model.params["spawn"]
     return FitResult(params, nll / max(problem.total, 1), time.perf_counter() - start,
                      len(losses), losses)
 
