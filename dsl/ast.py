@@ -6,6 +6,7 @@ parsed from text equals the same tree built in code, and `parse(format(tree)) ==
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -222,3 +223,25 @@ class Program:
     header_comments: tuple[str, ...] = ()
     source: str | None = field(default=None, compare=False, repr=False)
     definitions: tuple[Definition, ...] = ()
+
+
+def inline_definitions(program: Program) -> Program:
+    """The program with every use of a `let` replaced by its expression and no definitions left
+    (for tools that take laws one at a time, such as the LLM grammar). Unknown names stay."""
+    known: dict[str, Expr] = {}
+    for definition in program.definitions:
+        known[definition.name] = _substitute(definition.value, known)
+    laws = tuple(_substitute(law, known) for law in program.laws)
+    return Program(laws, program.trailing_comments, program.header_comments, program.source)
+
+
+def _substitute(node, known: dict):
+    if isinstance(node, Name):
+        return known.get(node.id, node)
+    if isinstance(node, tuple):
+        return tuple(_substitute(item, known) for item in node)
+    if hasattr(node, "__dataclass_fields__") and not isinstance(node, Span):
+        changes = {f: _substitute(getattr(node, f), known) for f in node.__dataclass_fields__
+                   if f != "span"}
+        return dataclasses.replace(node, **changes)
+    return node

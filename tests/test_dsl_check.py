@@ -94,3 +94,29 @@ def test_constants_resolve_by_context(crafter):
     # `stone` is a material and an item: the comparison says which.
     assert check(parse("law a when material(ahead) == stone and player.inventory.stone > 0 "
                        "then material(ahead) = path"), crafter) == []
+
+
+@pytest.mark.parametrize("text, message", [
+    ("let tired = c.health > 0\nlaw a for each cow c when tired then c.health = 1", "unknown name 'c'"),
+    ("let stone = 1\nlaw a then player.facing = left", "'stone' is already a name here"),
+    ("let a = 1\nlet a = 2\nlaw b then player.facing = left", "'a' is already a name here"),
+    ("let x = y + 1\nlet y = 1\nlaw b then player.facing = left", "unknown name 'y'"),
+    ("let hp = 1\nlaw b for each cow hp then hp.health = 1", "'hp' is already a name here"),
+    ("law a when mod(step, player.inventory.wood) == 0 then player.facing = left",
+     "mod's divisor must be a whole number written out"),
+    ("law a when mod(step, 0) == 0 then player.facing = left",
+     "mod's divisor must be a whole number written out"),
+    ("law a then player.facing = toward(player.pos, 3)", "expected a pos"),
+])
+def test_definitions_and_new_functions_are_checked(crafter, text, message):
+    errors = _errors(text, crafter)
+    assert errors and message in errors[0], errors
+
+
+def test_a_definition_is_its_expression(crafter):
+    """A law using a `let` resolves to the same typed form as the law with the expression written in."""
+    named = resolve(parse("let rested = player.inventory.energy >= 9 and not player.sleeping\n"
+                          "law a when rested then player.facing = left"), crafter)
+    written = resolve(parse("law a when player.inventory.energy >= 9 and not player.sleeping "
+                            "then player.facing = left"), crafter)
+    assert named.laws == written.laws

@@ -205,3 +205,19 @@ def _add_creatures(state: dict, rng: random.Random) -> None:
         taken.add((x, y))
         next_id += 1
     state["engine"]["next_id"] = next_id
+
+
+def test_toward_is_crafters():
+    """`toward` / `toward_short` give crafter.objects.Object.toward with long_axis True / False."""
+    import types
+
+    import numpy as np
+    from crafter import objects
+
+    from dsl.compile_py import _toward
+    for dx in range(-3, 4):
+        for dy in range(-3, 4):
+            me = types.SimpleNamespace(pos=np.array((5, 5)))
+            for long_axis in (True, False):
+                real = objects.Object.toward(me, np.array((5 + dx, 5 + dy)), long_axis)
+                assert _toward((5, 5), (5 + dx, 5 + dy), long_axis) == tuple(int(v) for v in real)

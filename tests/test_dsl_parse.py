@@ -161,3 +161,17 @@ def test_mutated_examples_give_only_dsl_error():
             parse("".join(chars))
         except DslError:
             pass
+
+
+def test_definitions_parse_format_and_keep_comments():
+    text = ('# header\n\n# how tired\nlet tired "Low energy." = player.inventory.energy < 3\n'
+            'law a when tired then player.facing = left\nlet b = 1 + 2\n')
+    program = parse(text)
+    assert [d.name for d in program.definitions] == ["tired", "b"]
+    assert program.definitions[0].description == "Low energy."
+    assert program.definitions[0].comments == (" how tired",)
+    formatted = format_program(program)
+    assert formatted.index("let b") < formatted.index("law a")   # definitions first
+    assert parse(formatted) == program and format_program(parse(formatted)) == formatted
+    with pytest.raises(DslError, match="in a definition"):
+        parse("let a += 1")

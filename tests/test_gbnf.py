@@ -13,6 +13,7 @@ import lark
 import pytest
 
 from dsl import format_law, parse
+from dsl.ast import inline_definitions
 from envs.crafter_world import CrafterWorld
 from envs.toy_world import toy_schema
 from synth.errors import ProposerError
@@ -68,8 +69,9 @@ def _accepts(parser: lark.Lark, text: str) -> bool:
 
 
 def _laws(path: pathlib.Path) -> list[str]:
+    """Each law of a file as text, its definitions (`let`) written in (the grammar takes laws)."""
     return [format_law(law.__class__(**{**law.__dict__, "comments": ()}))
-            for law in parse(path.read_text()).laws]
+            for law in inline_definitions(parse(path.read_text())).laws]
 
 
 @pytest.fixture(scope="module")
