@@ -27,24 +27,22 @@ def format_program(program: ast.Program) -> str:
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
+def _head(keyword: str, item: ast.Law | ast.Definition) -> list[str]:
+    """The comment lines and the `law NAME "description"` (or `let ...`) line."""
+    head = f"{keyword} {item.name}"
+    if item.description is not None:
+        head += " " + escape(item.description)
+    return [f"#{c}" for c in item.comments] + [head]
+
+
 def format_definition(definition: ast.Definition) -> str:
     """The canonical text of one `let` (no trailing newline)."""
-    lines = [f"#{c}" for c in definition.comments]
-    head = f"let {definition.name}"
-    if definition.description is not None:
-        head += " " + escape(definition.description)
-    lines.append(head)
-    lines.append("  = " + format_expr(definition.value))
-    return "\n".join(lines)
+    return "\n".join(_head("let", definition) + ["  = " + format_expr(definition.value)])
 
 
 def format_law(law: ast.Law) -> str:
     """The canonical text of one law (no trailing newline)."""
-    lines = [f"#{c}" for c in law.comments]
-    head = f"law {law.name}"
-    if law.description is not None:
-        head += " " + escape(law.description)
-    lines.append(head)
+    lines = _head("law", law)
     if law.subject is not None:
         lines.append(f"  for each {law.subject.kind} {law.subject.var}")
     if law.condition is not None:

@@ -25,7 +25,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from experiments.crafter_report import lawsmith  # noqa: E402
+from experiments.crafter_report import lawsmith, record_traces  # noqa: E402
 from experiments.law_audit import audit, markdown  # noqa: E402
 from laws.folder import provenance  # noqa: E402
 
@@ -40,11 +40,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--skip-planning", action="store_true")
     args = parser.parse_args()
-    (ROOT / RUNS).mkdir(parents=True, exist_ok=True)
-    for trace, count, seed in ((TRAIN, 2000, 100), (AUDIT, 3000, 2_000_000)):
-        if not (ROOT / trace).exists():
-            lawsmith("explore", "--world", "crafter", "--transitions", str(count), "--seed",
-                     str(seed), "-o", str(trace))
+    record_traces(((TRAIN, 2000, 100), (AUDIT, 3000, 2_000_000)))
     model = RUNS / "handwritten"
     lawsmith("fit", "--laws", LAWS, str(TRAIN), "-o", str(model))
     lawsmith("eval", str(model), "-o", str(REPORT), "--jobs", str(args.jobs),

@@ -36,16 +36,21 @@ def lawsmith(*arguments: str) -> None:
     print(f"  ({time.perf_counter() - began:.0f} s)", flush=True)
 
 
+def record_traces(traces) -> None:
+    """Explorer lives for each (path, transitions, first seed) whose file is not there yet."""
+    for trace, count, seed in traces:
+        (ROOT / trace).parent.mkdir(parents=True, exist_ok=True)
+        if not (ROOT / trace).exists():
+            lawsmith("explore", "--world", "crafter", "--transitions", str(count), "--seed",
+                     str(seed), "-o", str(trace))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--skip-planning", action="store_true")
     args = parser.parse_args()
-    (ROOT / RUNS).mkdir(parents=True, exist_ok=True)
-    for trace, count, seed in ((SMALL, 2000, 100), (LARGE, 10000, 0)):
-        if not (ROOT / trace).exists():
-            lawsmith("explore", "--world", "crafter", "--transitions", str(count), "--seed",
-                     str(seed), "-o", str(trace))
+    record_traces(((SMALL, 2000, 100), (LARGE, 10000, 0)))
     for name, command in MODELS.items():
         if not (ROOT / RUNS / name / "manifest.json").exists():
             lawsmith(*command, "-o", str(RUNS / name))
