@@ -211,8 +211,19 @@ class WorldModel:
         for slot, group in enumerate(table.slot_group.tolist()):
             slots_of.setdefault(group, []).append(slot)
         outcomes: list[dict[str, Any]] = [{} for _ in range(table.transitions)]
+        coupled = self._coupled_groups(table)
+        labels: dict[tuple, int] = {}   # (transition, parameter, object) -> the label drawn
+        eps = self.params["noise_floor"]
         for group, transition in enumerate(table.group_transition.tolist()):
             slots, name = slots_of[group], names[group]
+            if group in coupled and rng.random() >= eps:
+                param, obj, slot_of_label = coupled[group]
+                key = (transition, param, obj)
+                if key not in labels:
+                    p = np.asarray(self.params["parameters"][param], dtype=float)
+                    labels[key] = int(rng.choice(len(p), p=p / p.sum()))
+                outcomes[transition][name] = values[slot_of_label[labels[key]]]
+                continue
             probs = np.array([slot_p[s] for s in slots] + [0.0])
             probs[-1] = max(0.0, 1.0 - probs.sum())
             choice = rng.choice(len(probs), p=probs / probs.sum())
@@ -222,6 +233,38 @@ class WorldModel:
                 taken = {values[s] for s in slots}
                 outcomes[transition][name] = self._other_value(name, taken, rng)
         return outcomes
+
+    def _coupled_groups(self, table: Table) -> dict[int, tuple[str, int, dict[int, int]]]:
+        """Groups predicted by one law alone through a categorical parameter: group -> (parameter,
+        object, label -> slot). Effects of one transition that use the same parameter for the
+        same object (a zombie's step, and the strike that depends on where it ends) are drawn
+        with one label, so a rollout stays consistent; each observable's marginal is unchanged."""
+        if table.expert_object is None:
+            return {}
+        experts_of: dict[int, list[int]] = {}
+        for expert, group in enumerate(table.expert_group.tolist()):
+            experts_of.setdefault(group, []).append(expert)
+        base = len(table.constants) + 2 * len(self.layout.bernoulli)
+        owner: list[tuple[str, int]] = [(name, k) for name, count in self.layout.categorical
+                                        for k in range(count)]
+        entries_of: dict[int, list[tuple[int, int]]] = {}   # expert -> [(prob index, slot)]
+        pair_expert, pair_slot = table.pair_expert.tolist(), table.pair_slot.tolist()
+        for pair, prob in zip(table.entry_pair.tolist(), table.entry_prob.tolist()):
+            entries_of.setdefault(pair_expert[pair], []).append((prob, pair_slot[pair]))
+        objects = table.expert_object.tolist()
+        coupled = {}
+        for group, experts in experts_of.items():
+            if len(experts) != 1:
+                continue
+            entries = entries_of.get(experts[0], [])
+            if not entries or any(prob < base for prob, _ in entries):
+                continue
+            params = {owner[prob - base][0] for prob, _ in entries}
+            if len(params) != 1:
+                continue
+            slot_of_label = {owner[prob - base][1]: slot for prob, slot in entries}
+            coupled[group] = (params.pop(), objects[experts[0]], slot_of_label)
+        return coupled
 
     def _other_value(self, name: str, taken: set, rng: np.random.Generator) -> Any:
         others = [v for v in domain_values(parse_observable(name), self.schema) if v not in taken]

@@ -66,6 +66,9 @@ class Table:
     # Coded observables and slot values (tables built by laws.table_torch; None otherwise):
     group_code: torch.Tensor | None = None   # [G]
     slot_code: torch.Tensor | None = None    # [S]
+    # The object a `for each` law fired for, per expert (-1 for the player's laws; None in
+    # compacted tables): sampling draws a categorical parameter once per (transition, object).
+    expert_object: torch.Tensor | None = None  # [X]
 
     def to(self, device) -> "Table":
         return dataclasses.replace(self, **{f.name: getattr(self, f.name).to(device)
@@ -272,7 +275,9 @@ class TableBuilder:
             stay_transition=long("stay_transition"), stay_class=long("stay_class"),
             stay_count=real("stay_count"), classes=list(self.class_index),
             group_names=self.group_names, changed_names=self.changed_names,
-            expert_firing=self.expert_firing, slot_values=self.slot_values)
+            expert_firing=self.expert_firing, slot_values=self.slot_values,
+            expert_object=torch.tensor([-1 if oid is None else oid
+                                        for _, oid in self.expert_firing], dtype=torch.int64))
 
 
 def _kinds(objects: list[dict]) -> dict[str, int]:

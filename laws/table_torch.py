@@ -183,9 +183,9 @@ def build_table(laws: TorchLaws, layout: ParamLayout, codes: ObservableCodes,
             part = _effect_entries(effect_out, out, kind, data.player, codes, layout, constants)
             if part is None:
                 continue
-            n, code, outcomes, probs, old = part
+            n, code, outcomes, probs, old, objects = part
             parts.append((n, code, torch.arange(experts, experts + len(n), device=n.device),
-                          outcomes, probs, old))
+                          outcomes, probs, old, objects))
             expert_laws.append(torch.full((len(n),), law, dtype=torch.int64, device=n.device))
             experts += len(n)
     return _assemble(parts, expert_laws, experts, constants, codes, data.before, data.after,
@@ -256,7 +256,9 @@ def _effect_entries(effect_out, out, kind: str, player: torch.Tensor, codes: Obs
             probs = [_constant(constants, effect.prob), _constant(constants, 1.0 - effect.prob)]
     else:
         outcomes, probs = outcomes[:, :1], [0]
-    return where[0], code, outcomes, probs, old_codes
+    objects = (out.object_ids[where] if out.object_ids is not None
+               else torch.full_like(where[0], -1))
+    return where[0], code, outcomes, probs, old_codes, objects
 
 
 def _constant(constants: dict, value: float) -> int:
@@ -273,7 +275,9 @@ def _assemble(parts, expert_laws, experts, constants, codes: ObservableCodes, en
     offset = len(constants)
     # Entries: one per (expert, outcome).
     entry_n, entry_code, entry_expert, entry_value, entry_prob, expert_old = [], [], [], [], [], []
-    for n, code, expert, outcomes, probs, old in parts:
+    expert_object = []
+    for n, code, expert, outcomes, probs, old, objects in parts:
+        expert_object.append(objects)
         k = outcomes.shape[1]
         entry_n.append(n.repeat_interleave(k))
         entry_code.append(code.repeat_interleave(k))
@@ -285,6 +289,7 @@ def _assemble(parts, expert_laws, experts, constants, codes: ObservableCodes, en
     cat = (lambda xs: torch.cat(xs) if xs else torch.zeros(0, **long))
     entry_n, entry_code, entry_expert = cat(entry_n), cat(entry_code), cat(entry_expert)
     entry_value, entry_prob, expert_old = cat(entry_value), cat(entry_prob), cat(expert_old)
+    expert_object = cat(expert_object)
     expert_law = cat(expert_laws)
     expert_n = torch.zeros(experts, **long).scatter_(0, entry_expert, entry_n)
     expert_code = torch.zeros(experts, **long).scatter_(0, entry_expert, entry_code)
@@ -301,6 +306,7 @@ def _assemble(parts, expert_laws, experts, constants, codes: ObservableCodes, en
     entry_value, entry_prob = entry_value[keep_entry], entry_prob[keep_entry]
     expert_n, expert_code = expert_n[keep_expert], expert_code[keep_expert]
     expert_law, expert_old = expert_law[keep_expert], expert_old[keep_expert]
+    expert_object = expert_object[keep_expert]
     observed = observed[keep_expert]
 
     group_keys, expert_group = torch.unique(_keys(expert_n, expert_code), return_inverse=True)
@@ -349,7 +355,8 @@ def _assemble(parts, expert_laws, experts, constants, codes: ObservableCodes, en
         changed_count=torch.ones(len(changed_n), dtype=torch.float64, device=device),
         stay_transition=stay_n, stay_class=stay_class, stay_count=stay[stay_n, stay_class],
         classes=list(codes.classes), group_names=[], changed_names=[], expert_firing=[],
-        slot_values=[], group_code=group_code, slot_code=slot_rows[:, 1])
+        slot_values=[], group_code=group_code, slot_code=slot_rows[:, 1],
+        expert_object=expert_object)
 
 
 def _observed(n: torch.Tensor, code: torch.Tensor, codes: ObservableCodes, after: Batch,
