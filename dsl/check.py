@@ -127,7 +127,8 @@ class _Resolver:
         if clash:
             raise self.error(f"'{name}' is already a name here", definition,
                              "a name no other definition, constant, global or function has")
-        self.definitions[name] = self.expr(definition.value, {"player": _Bound("player", "player")})
+        value = self.expr(definition.value, {"player": _Bound("player", "player")})
+        self.definitions[name] = ir.Named(name, value, value.type)
 
     def law_parameters(self, law: ast.Law):
         for effect in law.effects:

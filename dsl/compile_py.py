@@ -26,6 +26,7 @@ class _State:
         self.width = len(self.grid[0]) if self.grid else 0
         self.action = schema["actions"].index(action)
         self.globals = state
+        self.named: dict[str, Any] = {}   # `let` values, computed on first use
         self.kinds = list(schema["kinds"])
         self.by_kind: dict[str, list[dict]] = {kind: [] for kind in self.kinds}
         for obj in state["objects"]:
@@ -51,6 +52,10 @@ def _value(node: ir.Node, env: dict[str, dict], state: _State) -> Any:
     """Evaluate a typed node; positions and directions are (x, y) tuples."""
     if isinstance(node, ir.Const):
         return node.value
+    if isinstance(node, ir.Named):   # the same in every law and binding of this state
+        if node.name not in state.named:
+            state.named[node.name] = _value(node.value, {"player": env["player"]}, state)
+        return state.named[node.name]
     if isinstance(node, ir.Field):
         value = env[node.var][node.attr]
         value = value[node.key] if node.key is not None else value

@@ -181,6 +181,8 @@ class _Evaluator:
         return tensor.reshape(shape)
 
     def value(self, node: ir.Node, axes: dict, depth: int):
+        if isinstance(node, ir.Named):
+            return self.value(node.value, axes, depth)
         if isinstance(node, ir.Const):
             if node.type == ir.DIR:
                 return tuple(torch.tensor(v, device=self.device) for v in node.value)

@@ -79,7 +79,16 @@ class Quantify:
     type: str
 
 
-Node = Union[Const, Field, Global, Action, Component, Apply, Quantify]
+@dataclass(frozen=True)
+class Named:
+    """A `let` definition's value where a law uses it. It reads only the player, the action and
+    the globals, so a back end may compute it once per state (the Python one does)."""
+    name: str
+    value: "Node"
+    type: str
+
+
+Node = Union[Const, Field, Global, Action, Component, Apply, Quantify, Named]
 
 
 # --- effects ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from dsl import DslError, check, parse, resolve
+from dsl import DslError, check, ir, parse, resolve
 from envs.crafter_world import crafter_schema
 from envs.rules import load_rules
 from envs.toy_world import toy_schema
@@ -119,4 +119,5 @@ def test_a_definition_is_its_expression(crafter):
                           "law a when rested then player.facing = left"), crafter)
     written = resolve(parse("law a when player.inventory.energy >= 9 and not player.sleeping "
                             "then player.facing = left"), crafter)
-    assert named.laws == written.laws
+    (law,), (plain,) = named.laws, written.laws
+    assert law.condition == ir.Named("rested", plain.condition, "bool")
