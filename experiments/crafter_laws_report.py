@@ -70,10 +70,11 @@ def main() -> None:
     parser.add_argument("--skip-planning", action="store_true", help="no strategy ranking")
     args = parser.parse_args()
     record_traces(((TRAIN, 2000, 100), (AUDIT, 3000, 2_000_000)))
+    # Before anything is written: the commit then is the one whose code makes the report.
+    made = provenance("python experiments/crafter_laws_report.py")
     model = RUNS / "handwritten"
     lawsmith("fit", "--laws", LAWS, str(TRAIN), "-o", str(model))
     lawsmith("eval", str(model), "-o", str(REPORT), "--jobs", str(args.jobs))
-    made = provenance("python experiments/crafter_laws_report.py")
     if not args.skip_planning:
         (ROOT / REPORT / "planning.md").write_text(strategy_ranking(ROOT / model, made))
     text = (f"# {LAWS} against the real game: law by law\n\nMade by `{made['command']}` at commit "
