@@ -28,7 +28,9 @@ def always_active(program: ir.Program) -> ir.Program:
 
 def _inline(law: ir.Law) -> ir.Law:
     condition = law.condition
-    if isinstance(condition, ir.Const) and condition.value is True:
+    if (isinstance(condition, ir.Const) and condition.value is True) or law.cells:
+        # A `for each cell` law stays conditional: always active it would be one expert per
+        # cell of every state (4,096 on a 64 x 64 map).
         return law
     effects = tuple(dataclasses.replace(
         effect, outcomes=tuple(ir.Apply("if", (condition, outcome, _unchanged(effect, outcome)),

@@ -166,7 +166,12 @@ class _Resolver:
     def resolve_law(self, law: ast.Law) -> ir.Law:
         scope = {"player": _Bound("player", "player")}
         kind_index = var = None
-        if law.subject is not None:
+        cells = law.subject is not None and law.subject.kind == ir.CELL and ir.CELL not in self.kinds
+        if cells:
+            var = law.subject.var
+            self.check_new_name(var, scope, law)
+            scope[var] = _Bound(var, ir.CELL)
+        elif law.subject is not None:
             kind = self.kind_name(law.subject.kind, law)
             var = law.subject.var
             self.check_new_name(var, scope, law)
@@ -185,7 +190,7 @@ class _Resolver:
                 raise self.error(f"writes {key} twice", effect, "each observable written once")
             written[key] = effect
             effects.append(resolved)
-        return ir.Law(law.name, kind_index, var, condition, tuple(effects))
+        return ir.Law(law.name, kind_index, var, condition, tuple(effects), cells)
 
     def kind_name(self, kind: str, node) -> str:
         if kind not in self.kinds:
@@ -204,6 +209,9 @@ class _Resolver:
     def resolve_effect(self, effect: ast.Effect, scope: dict, law: ast.Law) -> ir.Effect:
         prob, param = self.chance(effect.chance, effect)
         if isinstance(effect, ast.Remove):
+            if law.subject is not None and scope.get(effect.var, _Bound("", "")).kind == ir.CELL:
+                raise self.error("a cell cannot be removed", effect,
+                                 "spawn KIND at c.pos or material(c.pos) = ... in a cell law")
             if law.subject is None or effect.var != law.subject.var:
                 raise self.error(f"can only remove the law's own object, not '{effect.var}'",
                                  effect, "remove VAR where the law says `for each KIND VAR`")
@@ -273,6 +281,9 @@ class _Resolver:
             raise self.error(f"cannot write to {format_expr(node)}", node, expected)
         low = high = None
         kind = scope[field.var].kind
+        if kind == ir.CELL:
+            raise self.error(f"cannot write to {format_expr(node)}: a cell's position is fixed",
+                             node, "spawn KIND at c.pos or material(c.pos) = ...")
         if field.key is None:
             spec = self.schema["kinds"][kind][field.attr]
             low, high = spec.get("min"), spec.get("max")
@@ -415,6 +426,10 @@ class _Resolver:
 
     def attr(self, node: ast.Attr, scope: dict) -> ir.Node:
         base = node.base
+        if isinstance(base, ast.Name) and base.id in scope and scope[base.id].kind == ir.CELL:
+            if node.name != "pos":
+                raise self.error(f"a cell has no attribute '{node.name}'", node, f"{base.id}.pos")
+            return ir.Field(base.id, "pos", None, ir.POS)
         if isinstance(base, ast.Name) and base.id in scope:
             kind = scope[base.id].kind
             attrs = self.schema["kinds"][kind]
@@ -428,7 +443,7 @@ class _Resolver:
                                  else "an attribute of another type")
             return ir.Field(base.id, node.name, None, _SCALAR_TYPES[kind_type])
         if (isinstance(base, ast.Attr) and isinstance(base.base, ast.Name)
-                and base.base.id in scope):
+                and base.base.id in scope and scope[base.base.id].kind != ir.CELL):
             kind = scope[base.base.id].kind
             spec = self.schema["kinds"][kind].get(base.name, {})
             if spec.get("type") == "counts":

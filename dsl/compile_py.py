@@ -153,6 +153,9 @@ class PythonLaws:
         prepared = _State(state, action, self.schema)
         firings = []
         for law in self.program.laws:
+            if law.cells:
+                firings += self._cell_firings(law, prepared)
+                continue
             bindings = ([(None, {"player": prepared.player})] if law.kind is None else
                         [(obj["id"], {"player": prepared.player, law.var: obj})
                          for obj in prepared.by_kind[self.kinds[law.kind]]])
@@ -161,6 +164,26 @@ class PythonLaws:
                     predictions = tuple(p for effect in law.effects
                                         if (p := self._predict(effect, env, prepared)) is not None)
                     firings.append(Firing(law.name, object_id, predictions))
+        return firings
+
+    def _cell_firings(self, law: ir.Law, state: _State) -> list[Firing]:
+        """A `for each cell` law, cell by cell in index order (y * width + x); the conditions that
+        do not read the cell are checked once first."""
+        parts = ir.conjuncts(law.condition)
+        once = ir.all_of([p for p in parts if not ir.mentions(p, law.var)])
+        per_cell = ir.all_of([p for p in parts if ir.mentions(p, law.var)])
+        player = {"player": state.player}
+        if not _value(once, player, state):
+            return []
+        firings = []
+        for y in range(state.height):
+            for x in range(state.width):
+                index = y * state.width + x
+                env = {**player, law.var: {"id": index, "kind": ir.CELL, "pos": (x, y)}}
+                if _value(per_cell, env, state):
+                    predictions = tuple(p for effect in law.effects
+                                        if (p := self._predict(effect, env, state)) is not None)
+                    firings.append(Firing(law.name, index, predictions))
         return firings
 
     def _predict(self, effect: ir.Effect, env: dict, state: _State):

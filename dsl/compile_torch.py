@@ -151,11 +151,15 @@ class EffectOutput:
 
 @dataclass
 class LawOutput:
-    """One law over a batch: `mask` where it fires; `object_ids` [N, M] for `for each` laws."""
+    """One law over a batch: `mask` where it fires; `object_ids` [N, M] for `for each` laws
+    (for `for each cell` laws, the cell index y * width + x). `rows`, when set, are the batch rows
+    the tensors cover (a cell law is evaluated only where its cell-free conditions hold, so its
+    tensors are [R, H * W]); None: all N."""
     law: ir.Law
     mask: torch.Tensor
     object_ids: torch.Tensor | None
     effects: tuple[EffectOutput, ...]
+    rows: torch.Tensor | None = None
 
 
 class _Evaluator:
@@ -321,7 +325,33 @@ class TorchLaws:
         evaluator = _Evaluator(batch, self.schema)
         return [self._law(law, batch, evaluator) for law in self.program.laws]
 
+    def _cell_law(self, law: ir.Law, batch: Batch, evaluator: _Evaluator) -> LawOutput:
+        """A `for each cell` law: the cell-free conditions on all N states, then the rest on the
+        rows where they hold, with one axis over the H * W cells."""
+        parts = ir.conjuncts(law.condition)
+        once = ir.all_of([p for p in parts if not ir.mentions(p, law.var)])
+        per_cell = ir.all_of([p for p in parts if ir.mentions(p, law.var)])
+        player = {"player": ("player", None)}
+        rows = evaluator.value(once, player, 0).expand(batch.size).nonzero().flatten()
+        sub = batch.select(rows)
+        _, height, width = batch.grid.shape
+        index = torch.arange(height * width, device=batch.grid.device)
+        pos = torch.stack([index % width, index // width], -1)
+        cells = Table(index.expand(len(rows), -1), torch.ones(len(rows), height * width,
+                                                              dtype=torch.bool,
+                                                              device=batch.grid.device),
+                      {("pos", None): pos.expand(len(rows), -1, -1)})
+        sub = Batch(sub.grid, sub.action, sub.globals, {**sub.tables, ir.CELL: cells})
+        inner = _Evaluator(sub, self.schema)
+        axes = {**player, law.var: (ir.CELL, 1)}
+        shape = tuple(cells.ids.shape)
+        mask = inner.value(per_cell, axes, 1).expand(shape) & cells.mask
+        effects = tuple(self._effect(e, axes, 1, shape, mask, inner) for e in law.effects)
+        return LawOutput(law, mask, cells.ids, effects, rows)
+
     def _law(self, law: ir.Law, batch: Batch, evaluator: _Evaluator) -> LawOutput:
+        if law.cells:
+            return self._cell_law(law, batch, evaluator)
         axes = {"player": ("player", None)}
         depth, ids = 0, None
         if law.kind is not None:
@@ -363,21 +393,26 @@ class TorchLaws:
     def decode(self, batch: Batch, outputs: list[LawOutput]) -> list[list[Firing]]:
         """The outputs as one Firing list per state, exactly as `PythonLaws.predict` gives them."""
         result = []
+        local = [None if out.rows is None else {int(r): i for i, r in enumerate(out.rows.tolist())}
+                 for out in outputs]
         for n in range(batch.size):
             firings = []
-            for out in outputs:
+            for out, rows in zip(outputs, local):
                 if out.object_ids is None:
                     if out.mask[n]:
                         firings.append(self._firing(out, (n,), None))
                     continue
-                for m in range(out.object_ids.shape[1]):
-                    if out.mask[n, m]:
-                        firings.append(self._firing(out, (n, m), int(out.object_ids[n, m])))
+                row = n if rows is None else rows.get(n)
+                if row is None:
+                    continue
+                for m in out.mask[row].nonzero().flatten().tolist():
+                    firings.append(self._firing(out, (row, m), int(out.object_ids[row, m])))
             result.append(firings)
         return result
 
     def _firing(self, out: LawOutput, index: tuple, object_id: int | None) -> Firing:
-        kind = self.kinds[out.law.kind] if out.law.kind is not None else "player"
+        kind = (self.kinds[out.law.kind] if out.law.kind is not None
+                else ir.CELL if out.law.cells else "player")
         predictions = []
         for effect_out in out.effects:
             if not effect_out.valid[index]:

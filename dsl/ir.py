@@ -90,6 +90,38 @@ class Named:
 
 Node = Union[Const, Field, Global, Action, Component, Apply, Quantify, Named]
 
+CELL = "cell"   # `for each cell c`: the pseudo-kind of grid cells (never a schema kind)
+
+
+def mentions(node: Node, var: str) -> bool:
+    """Whether `node` reads the bound name `var` (definitions never read a law's object)."""
+    if isinstance(node, Field):
+        return node.var == var
+    if isinstance(node, Component):
+        return mentions(node.operand, var)
+    if isinstance(node, Apply):
+        return any(mentions(arg, var) for arg in node.args)
+    if isinstance(node, Quantify):
+        return node.var != var and mentions(node.where, var)
+    return False
+
+
+def conjuncts(node: Node) -> list[Node]:
+    """The operands of a chain of `and`s (the node itself when it is not one)."""
+    if isinstance(node, Apply) and node.op == "and":
+        return conjuncts(node.args[0]) + conjuncts(node.args[1])
+    return [node]
+
+
+def all_of(nodes: list[Node]) -> Node:
+    """The `and` of `nodes` (true when empty)."""
+    if not nodes:
+        return Const(True, BOOL)
+    result = nodes[0]
+    for node in nodes[1:]:
+        result = Apply("and", (result, node), BOOL)
+    return result
+
 
 # --- effects ----------------------------------------------------------------------------------
 
@@ -146,12 +178,15 @@ class Effect:
 
 @dataclass(frozen=True)
 class Law:
-    """A checked law; `kind`/`var` set for `for each` laws (kind index, bound name)."""
+    """A checked law; `kind`/`var` set for `for each` laws (kind index, bound name). A law `for
+    each cell` has `cells` set, `kind` None and `var` bound to every grid cell (its only attribute
+    is `pos`)."""
     name: str
     kind: int | None
     var: str | None
     condition: Node
     effects: tuple[Effect, ...]
+    cells: bool = False
 
 
 @dataclass(frozen=True)

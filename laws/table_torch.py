@@ -213,7 +213,7 @@ def effect_rows(effect_out, out, kind: str, player: torch.Tensor, codes: Observa
     where = effect_out.valid.nonzero(as_tuple=True)
     if len(where[0]) == 0:
         return None
-    n = where[0]
+    n = where[0] if out.rows is None else out.rows[where[0]]
     object_ids = out.object_ids[where] if out.object_ids is not None else None
     if isinstance(target, ir.FieldTarget):
         owner = "player" if target.var == "player" else kind
@@ -258,7 +258,8 @@ def _effect_entries(effect_out, out, kind: str, player: torch.Tensor, codes: Obs
         outcomes, probs = outcomes[:, :1], [0]
     objects = (out.object_ids[where] if out.object_ids is not None
                else torch.full_like(where[0], -1))
-    return where[0], code, outcomes, probs, old_codes, objects
+    n = where[0] if out.rows is None else out.rows[where[0]]
+    return n, code, outcomes, probs, old_codes, objects
 
 
 def _constant(constants: dict, value: float) -> int:

@@ -121,3 +121,20 @@ def test_a_definition_is_its_expression(crafter):
                             "then player.facing = left"), crafter)
     (law,), (plain,) = named.laws, written.laws
     assert law.condition == ir.Named("rested", plain.condition, "bool")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("law a for each cell c then c.pos = ahead", "a cell's position is fixed"),
+    ("law a for each cell c then remove c", "a cell cannot be removed"),
+    ("law a for each cell c when c.health > 0 then spawn cow at c.pos", "a cell has no attribute"),
+    ("law a when exists(cell d where material(d.pos) == grass) then player.facing = left",
+     "unknown kind 'cell'"),
+])
+def test_cell_laws_are_checked(crafter, text, message):
+    errors = _errors(text, crafter)
+    assert errors and message in errors[0], errors
+
+
+def test_a_cell_law_checks(crafter):
+    assert _errors("law a for each cell c when material(c.pos) == grass and mod(step, 10) == 0 "
+                   "then spawn cow at c.pos with probability 0.01", crafter) == []

@@ -221,3 +221,28 @@ def test_toward_is_crafters():
             for long_axis in (True, False):
                 real = objects.Object.toward(me, np.array((5 + dx, 5 + dy)), long_axis)
                 assert _toward((5, 5), (5 + dx, 5 + dy), long_axis) == tuple(int(v) for v in real)
+
+
+def test_back_ends_agree_on_cell_laws(crafter_trace):
+    """`for each cell` laws: the cell-free conditions first, then every cell, on both back ends."""
+    schema = crafter_trace.schema
+    program = parse("""
+law appears
+  for each cell c
+  when mod(step, 3) == 0
+   and material(c.pos) == grass
+   and kind_at(c.pos) == none
+   and dist(c.pos, player.pos) >= 4
+   and count(cow o where o.pos.x - mod(o.pos.x, 12) == c.pos.x - mod(c.pos.x, 12)) < 2
+  then spawn cow at c.pos with probability appear init 0.01
+
+law paves
+  for each cell c
+  when action == noop and dist(c.pos, player.pos) <= 1 and not material(c.pos) == water
+  then material(c.pos) = path
+""")
+    transitions = list(crafter_trace.transitions())[:12]
+    states = [t.state for t in transitions]
+    actions = ["noop" if i % 2 else "do" for i in range(len(states))]
+    fired = _agree(program, schema, states, actions)
+    assert fired > len(states)   # both laws fire, on several cells
