@@ -84,7 +84,9 @@ Expressions:
 - constants: material, kind and action names of the world; none (no object, outside the grid)
 - material(p); kind_at(p) (kind of the object at p, or none); free(p) (walkable, no object);
   moved(p, d) (p + d if free, else p); dist(p, q); near(p, MATERIAL, R) (that material within
-  R cells of p); min(a, b); max(a, b); abs(a)
+  R cells of p); toward(p, q) (one step from p toward q along the longer axis; -toward(p, q)
+  away); toward_short(p, q) (the other axis); mod(a, N) (N a whole number); min(a, b);
+  max(a, b); abs(a)
 - exists(KIND v where CONDITION), count(KIND v where CONDITION)
 - + - *, == != < <= > >=, and or not, if C then A else B (no division)
 
