@@ -176,6 +176,7 @@ class _Evaluator:
         self.walkable = walkable.to(batch.grid.device)
         self.n = batch.size
         self.device = batch.grid.device
+        self.named: dict[str, Any] = {}   # `let` values at depth 0, computed on first use
 
     def shaped(self, tensor: torch.Tensor, axis: int | None, depth: int) -> torch.Tensor:
         """A per-state [N] or per-object [N, M] tensor viewed with `depth` object axes."""
@@ -185,8 +186,10 @@ class _Evaluator:
         return tensor.reshape(shape)
 
     def value(self, node: ir.Node, axes: dict, depth: int):
-        if isinstance(node, ir.Named):
-            return self.value(node.value, axes, depth)
+        if isinstance(node, ir.Named):   # per state: computed once, viewed at this depth
+            if node.name not in self.named:
+                self.named[node.name] = self.value(node.value, {"player": axes["player"]}, 0)
+            return _at_depth(self.named[node.name], self.n, depth)
         if isinstance(node, ir.Const):
             if node.type == ir.DIR:
                 return tuple(torch.tensor(v, device=self.device) for v in node.value)
@@ -301,6 +304,16 @@ class _Evaluator:
         material = self.material(x, y)
         walkable = self.walkable[material]  # index -1 is the padding entry: not walkable
         return walkable & (self.kind_at(x, y) == ir.NONE_ID)
+
+
+def _at_depth(value, n: int, depth: int):
+    """A depth-0 value ([N], or a 0-dim constant; a pair for positions) viewed with `depth`
+    trailing object axes."""
+    if isinstance(value, tuple):
+        return tuple(_at_depth(v, n, depth) for v in value)
+    if value.dim() == 0 or depth == 0:
+        return value
+    return value.reshape([n] + [1] * depth)
 
 
 _ELEMENTWISE = {
