@@ -121,10 +121,9 @@ class _Resolver:
     def define(self, definition: ast.Definition) -> None:
         """Resolve a `let` once, in a scope holding only the player; laws then use its typed form."""
         name = definition.name
-        clash = (name in self.definitions or name in BUILTIN_NAMES or name in self.globals
-                 or name in ir.DIRECTIONS or name in self.materials or name in self.actions
-                 or name in self.kinds or name in FUNCTIONS)
-        if clash:
+        self.check_new_name(name, {}, definition)
+        constants = (*self.materials, *self.actions, *self.kinds, *FUNCTIONS)
+        if name in constants:
             raise self.error(f"'{name}' is already a name here", definition,
                              "a name no other definition, constant, global or function has")
         value = self.expr(definition.value, {"player": _Bound("player", "player")})
@@ -166,7 +165,8 @@ class _Resolver:
     def resolve_law(self, law: ast.Law) -> ir.Law:
         scope = {"player": _Bound("player", "player")}
         kind_index = var = None
-        cells = law.subject is not None and law.subject.kind == ir.CELL and ir.CELL not in self.kinds
+        cells = (law.subject is not None and law.subject.kind == ir.CELL
+                 and ir.CELL not in self.kinds)
         if cells:
             var = law.subject.var
             self.check_new_name(var, scope, law)
@@ -413,8 +413,8 @@ class _Resolver:
         if found:
             raise self.error(f"'{name}' could be a {' or a '.join(found)}", node,
                              "a comparison that tells which")
-        everything = ([*scope, *BUILTIN_NAMES, *self.globals, *self.definitions] + self.materials + self.actions
-                      + self.kinds + list(ir.DIRECTIONS))
+        everything = ([*scope, *BUILTIN_NAMES, *self.globals, *self.definitions] + self.materials
+                      + self.actions + self.kinds + list(ir.DIRECTIONS))
         raise self.error(f"unknown name '{name}'{_suggest(name, everything)}", node,
                          "a variable, action, ahead, a global, or a constant")
 

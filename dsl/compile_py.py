@@ -169,9 +169,7 @@ class PythonLaws:
     def _cell_firings(self, law: ir.Law, state: _State) -> list[Firing]:
         """A `for each cell` law, cell by cell in index order (y * width + x); the conditions that
         do not read the cell are checked once first."""
-        parts = ir.conjuncts(law.condition)
-        once = ir.all_of([p for p in parts if not ir.mentions(p, law.var)])
-        per_cell = ir.all_of([p for p in parts if ir.mentions(p, law.var)])
+        once, per_cell = ir.split_condition(law)
         player = {"player": state.player}
         if not _value(once, player, state):
             return []

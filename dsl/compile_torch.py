@@ -341,9 +341,7 @@ class TorchLaws:
     def _cell_law(self, law: ir.Law, batch: Batch, evaluator: _Evaluator) -> LawOutput:
         """A `for each cell` law: the cell-free conditions on all N states, then the rest on the
         rows where they hold, with one axis over the H * W cells."""
-        parts = ir.conjuncts(law.condition)
-        once = ir.all_of([p for p in parts if not ir.mentions(p, law.var)])
-        per_cell = ir.all_of([p for p in parts if ir.mentions(p, law.var)])
+        once, per_cell = ir.split_condition(law)
         player = {"player": ("player", None)}
         rows = evaluator.value(once, player, 0).expand(batch.size).nonzero().flatten()
         sub = batch.select(rows)

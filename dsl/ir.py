@@ -62,7 +62,8 @@ class Apply:
     """An operator or built-in function on typed arguments.
 
     ops: `+ - *` (numbers), `pos+dir`, `neg` (number or dir), `== != < <= > >=`, `and or not`,
-    `if` (cond, then, else), `min max abs`, `material kind_at free moved dist toward toward_short near mod`.
+    `if` (cond, then, else), `min max abs`, `material kind_at free moved dist toward
+    toward_short near mod`.
     """
     op: str
     args: tuple["Node", ...]
@@ -104,6 +105,14 @@ def mentions(node: Node, var: str) -> bool:
     if isinstance(node, Quantify):
         return node.var != var and mentions(node.where, var)
     return False
+
+
+def split_condition(law: "Law") -> tuple[Node, Node]:
+    """(the conditions that do not read the law's bound name, those that do), each as one `and`:
+    both back ends check the first once per state before visiting the cells of a cell law."""
+    parts = conjuncts(law.condition)
+    return (all_of([p for p in parts if not mentions(p, law.var)]),
+            all_of([p for p in parts if mentions(p, law.var)]))
 
 
 def conjuncts(node: Node) -> list[Node]:

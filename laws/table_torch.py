@@ -213,7 +213,7 @@ def effect_rows(effect_out, out, kind: str, player: torch.Tensor, codes: Observa
     where = effect_out.valid.nonzero(as_tuple=True)
     if len(where[0]) == 0:
         return None
-    n = where[0] if out.rows is None else out.rows[where[0]]
+    n = batch_rows(out, where)
     object_ids = out.object_ids[where] if out.object_ids is not None else None
     if isinstance(target, ir.FieldTarget):
         owner = "player" if target.var == "player" else kind
@@ -237,6 +237,11 @@ def effect_rows(effect_out, out, kind: str, player: torch.Tensor, codes: Observa
     return where, code, value_codes(values, value_type), value_codes(old, value_type)
 
 
+def batch_rows(out, where: tuple) -> torch.Tensor:
+    """The batch row of each index in `where` (a cell law's tensors cover `out.rows` only)."""
+    return where[0] if out.rows is None else out.rows[where[0]]
+
+
 def _effect_entries(effect_out, out, kind: str, player: torch.Tensor, codes: ObservableCodes,
                     layout: ParamLayout, constants: dict):
     rows = effect_rows(effect_out, out, kind, player, codes)
@@ -258,8 +263,7 @@ def _effect_entries(effect_out, out, kind: str, player: torch.Tensor, codes: Obs
         outcomes, probs = outcomes[:, :1], [0]
     objects = (out.object_ids[where] if out.object_ids is not None
                else torch.full_like(where[0], -1))
-    n = where[0] if out.rows is None else out.rows[where[0]]
-    return n, code, outcomes, probs, old_codes, objects
+    return batch_rows(out, where), code, outcomes, probs, old_codes, objects
 
 
 def _constant(constants: dict, value: float) -> int:
