@@ -125,7 +125,9 @@ def validate_state(state: Any, schema: dict) -> None:
     for key in ("step", "grid", "objects"):
         if key not in state:
             raise TraceError(f"missing field '{key}'", field=key)
-    unknown = set(state) - {"step", "daylight", "grid", "objects", "engine"}
+    # The schema's globals are top-level fields too (a relabelled world renames `daylight`).
+    unknown = set(state) - {"step", "daylight", "grid", "objects", "engine",
+                            *schema.get("globals", {})}
     if unknown:
         raise TraceError(f"unknown field '{sorted(unknown)[0]}'", field=sorted(unknown)[0])
     for name, spec in schema.get("globals", {}).items():
