@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from envs.changes import changes
 from envs.errors import TraceError
 from envs.recorder import record, record_lives
+from envs.relabel import RelabelledWorld
 from envs.trace import open_trace
 from envs.worlds import POLICIES, WORLDS, make_policy, make_world
 
@@ -17,6 +18,7 @@ EXPLORE_EXAMPLE = """example:
   lawsmith explore --world crafter --steps 2000 --seed 1 -o runs/crafter.jsonl.gz
   lawsmith explore --world crafter --rules examples/rules/wood_pickaxe_3.yaml --steps 500 -o v.jsonl
   lawsmith explore --world crafter --transitions 2000 -o runs/lives.jsonl.gz   # several lives
+  lawsmith explore --world crafter --relabel 7 --steps 500 -o runs/opaque.jsonl   # opaque names
 The same arguments give a byte-identical file."""
 
 INFO_EXAMPLE = """example:
@@ -38,6 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     explore.add_argument("--transitions", type=_positive, metavar="N",
                          help="record lives (seeds S, S+1, ...) until the trace holds N "
                               "transitions, each life at most --steps actions")
+    explore.add_argument("--relabel", type=int, metavar="SEED",
+                         help="record the world with every name (materials, items, actions, "
+                              "kinds, attributes...) replaced by an opaque one drawn from SEED "
+                              "(envs/relabel.py); the trace's schema is the relabelled one")
     explore.add_argument("-o", "--output", required=True, metavar="TRACE",
                          help="output file (.jsonl, or .jsonl.gz to compress)")
     explore.set_defaults(run=run_explore)
@@ -60,11 +66,13 @@ def _positive(text: str) -> int:
 
 def run_explore(args: argparse.Namespace) -> int:
     world = make_world(args.world, args.rules)
+    if args.relabel is not None:
+        world = RelabelledWorld(world, args.relabel)
     policy = make_policy(args.policy)
     if args.transitions:
         lives = record_lives(world, policy, args.output, args.transitions, args.seed, args.steps)
         print(f"wrote {args.output}: {args.transitions} transitions over {lives} lives "
-              f"(world {args.world}, seeds {args.seed}..{args.seed + lives - 1}, "
+              f"(world {_described(args)}, seeds {args.seed}..{args.seed + lives - 1}, "
               f"policy {args.policy})")
         return 0
     columns = (TextColumn("exploring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -73,9 +81,13 @@ def run_explore(args: argparse.Namespace) -> int:
         taken = record(world, policy, args.output, args.steps, args.seed,
                        progress=lambda done: progress.update(task, completed=done))
     ended = "died" if taken < args.steps else "reached the step limit"
-    print(f"wrote {args.output}: {taken} steps, {ended} (world {args.world}, seed {args.seed}, "
-          f"policy {args.policy})")
+    print(f"wrote {args.output}: {taken} steps, {ended} (world {_described(args)}, seed "
+          f"{args.seed}, policy {args.policy})")
     return 0
+
+
+def _described(args: argparse.Namespace) -> str:
+    return args.world + ("" if args.relabel is None else f" relabelled with seed {args.relabel}")
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -93,7 +105,9 @@ def run_info(args: argparse.Namespace) -> int:
     if transitions == 0:
         raise TraceError("no transitions in the file", path=args.file)
     print(f"{args.file}")
-    print(f"  format      {header['format']} v{header['version']}, world {header['world']}")
+    relabel = (header.get("config") or {}).get("relabel")
+    print(f"  format      {header['format']} v{header['version']}, world {header['world']}"
+          + ("" if relabel is None else f" relabelled with seed {relabel}"))
     recorder = header.get("recorder") or {}
     if recorder:
         print("  recorder    " + ", ".join(f"{k} {v}" for k, v in recorder.items()))

@@ -52,3 +52,14 @@ def test_explore_several_lives(tmp_path, capsys):
     assert "250 transitions over 3 lives" in capsys.readouterr().out
     assert main(["trace", "info", str(out)]) == 0
     assert "episodes    3" in capsys.readouterr().out
+
+
+def test_explore_relabelled_then_info(tmp_path, capsys):
+    out = tmp_path / "opaque.jsonl"
+    assert main(["explore", "--world", "toy", "--relabel", "7", "--steps", "30", "-o",
+                 str(out)]) == 0
+    assert "relabelled with seed 7" in capsys.readouterr().out
+    assert main(["trace", "info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "world toy relabelled with seed 7" in text and "transitions 30" in text
+    assert "move_" not in text and "inventory" not in text and "player.moved" in text
