@@ -16,11 +16,11 @@ The idea, in five parts:
   tried it and the mean intrinsic reward it got: the novelty of the change labels (`envs.changes`)
   the action caused to the player, the grid or the thing faced, each label worth 1/sqrt(times this
   (action, label) pair was seen). It picks the non-moving action with the highest
-  `mean reward + 1/sqrt(1 + tries)` (untried actions first, productive ones again: hitting a tree
-  keeps paying wood until the count saturates).
+  `mean reward + 1/sqrt(1 + tries)` (untried actions first, productive ones again: in Crafter,
+  hitting a tree keeps paying wood until the count saturates).
 - **Backing off.** An action not yet tried in this key is expected to pay what it paid facing the
-  same thing in other keys, else what it paid anywhere: facing a zombie for the first time, `do`
-  (which paid wood and water before) comes before `make_iron_sword`.
+  same thing in other keys, else what it paid anywhere: in Crafter, facing a zombie for the first
+  time, `do` (which paid wood and water before) comes before `make_iron_sword`.
 - **Startle.** A drop in one of the player's held counts larger than the commonest drop seen so far
   (over all held counts; a unit drop before any is seen) counts -1 against the action just taken, and
   the explorer walks away for a few steps; next to an object (a creature) it first turns to face it,
