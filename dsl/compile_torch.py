@@ -20,7 +20,7 @@ Expressions are evaluated with one tensor axis per bound object: a law about eac
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -50,6 +50,8 @@ class Batch:
     action: torch.Tensor
     globals: dict[str, torch.Tensor]
     tables: dict[str, Table]
+    # Derived tensors that evaluators may share (`near`'s summed-area tables), per batch.
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -177,6 +179,8 @@ class _Evaluator:
         self.n = batch.size
         self.device = batch.grid.device
         self.named: dict[str, Any] = {}   # `let` values at depth 0, computed on first use
+        # material -> summed-area table of its cells (`near`), kept with the batch
+        self._areas: dict[int, torch.Tensor] = batch.cache.setdefault("areas", {})
 
     def shaped(self, tensor: torch.Tensor, axis: int | None, depth: int) -> torch.Tensor:
         """A per-state [N] or per-object [N, M] tensor viewed with `depth` object axes."""
@@ -265,6 +269,9 @@ class _Evaluator:
         if op == "near":
             (x, y), material, radius = args
             radius = int(radius)
+            if isinstance(material, int) or (isinstance(material, torch.Tensor)
+                                             and material.numel() == 1):
+                return self.near(x, y, int(material), radius)
             found = torch.zeros((), dtype=torch.bool, device=self.device)
             for dy in range(-radius, radius + 1):
                 for dx in range(-radius, radius + 1):
@@ -274,6 +281,31 @@ class _Evaluator:
 
     def material(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.lookup(self.batch.grid, x, y)
+
+    def near(self, x: torch.Tensor, y: torch.Tensor, material: int, radius: int) -> torch.Tensor:
+        """`near((x, y), material, radius)` from a summed-area table of the material's cells: four
+        lookups per position, whatever the radius (cells outside the grid never match)."""
+        if material not in self._areas:
+            cells = (self.batch.grid == material).to(torch.int32)
+            # int16 holds any count of a grid of up to 32,767 cells; int32 beyond.
+            small = cells.shape[1] * cells.shape[2] < 2 ** 15
+            table = torch.zeros((self.n, cells.shape[1] + 1, cells.shape[2] + 1),
+                                dtype=torch.int16 if small else torch.int32, device=self.device)
+            table[:, 1:, 1:] = cells.cumsum(1, dtype=torch.int32).cumsum(2, dtype=torch.int32)
+            self._areas[material] = table
+        table = self._areas[material]
+        x, y = torch.broadcast_tensors(x, y)
+        height, width = table.shape[1] - 1, table.shape[2] - 1
+        x0, x1 = (x - radius).clamp(0, width), (x + radius + 1).clamp(0, width)
+        y0, y1 = (y - radius).clamp(0, height), (y + radius + 1).clamp(0, height)
+        x1, y1 = torch.maximum(x1, x0), torch.maximum(y1, y0)
+        rows = torch.arange(self.n, device=self.device).reshape([self.n] + [1] * (x.dim() - 1))
+        flat = table.reshape(self.n, -1)
+
+        def at(yy, xx):
+            return flat.reshape(-1)[(rows * (height + 1) + yy) * (width + 1) + xx]
+
+        return (at(y1, x1) - at(y0, x1) - at(y1, x0) + at(y0, x0)) > 0
 
     def lookup(self, grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """`grid` [N, H, W] at cells (x, y) (broadcast, with object axes); -1 outside the grid."""
