@@ -95,6 +95,7 @@ class OfflineProposer:
         self.n = len(transitions)
         self._literal_cache: dict[str, tuple[list[str], torch.Tensor]] = {}
         self._names: Counter[str] = Counter()
+        self._taken: set[str] = set()
         self._random = torch.Generator().manual_seed(0)
         kinds = schema["kinds"]
         self._counts_attrs = [a for a, s in kinds["player"].items() if s["type"] == "counts"]
@@ -106,6 +107,8 @@ class OfflineProposer:
         start = time.perf_counter()
         results = []
         for request in requests:
+            # Names (and so parameter names) taken by the laws already there stay theirs.
+            self._taken.update(re.findall(r"^law (\w+)", request.laws_text, re.M))
             covered = self._covered(request.laws_text, request.aspect)
             rules = self.rules_for(request.aspect, covered)
             results.append(self._candidates(rules, request))
@@ -639,8 +642,11 @@ class OfflineProposer:
         """The rule as a law in the DSL, with a unique readable name."""
         words = [_literal_word(literal) for literal in rule.literals[:2]] or ["always"]
         base = _identifier("_".join([self._aspect_word(aspect)] + words))
-        self._names[base] += 1
-        name = base if self._names[base] == 1 else f"{base}_{self._names[base]}"
+        name = base
+        while name in self._taken:
+            self._names[base] += 1
+            name = f"{base}_{self._names[base] + 1}"
+        self._taken.add(name)
         seen = rule.hits + rule.misses
         shown = rule.effect.format(param="").replace("choose  {", "choose {") if isinstance(
             rule.probability, tuple) else rule.effect
