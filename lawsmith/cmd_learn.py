@@ -86,6 +86,9 @@ def run_learn(args: argparse.Namespace) -> int:
     parameters = sum(1 if not isinstance(v, list) else len(v)
                      for v in model.params["parameters"].values())
     print(f"  laws {len(model.law_names)}, parameters {parameters}, time {seconds:.1f} s")
+    ablated = sum(row.get("ablated", 0) for row in history)
+    print(f"  literal ablation removed {ablated} literals (each law's literals dropped in turn on "
+          f"the held-out part; kept only where it needs them)")
     if args.proposer == "llm":
         print(f"  LLM calls {stats['calls']} ({stats['cached']} cached, {stats['failures']} failed), "
               f"tokens {stats['prompt_tokens']} in / {stats['completion_tokens']} out, "

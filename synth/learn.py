@@ -64,13 +64,16 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
     history = list(history or [])
     test_tables = build_tables(model, test, 10_000, config.device)
     best = heldout_nll(model, test_tables)
-    asked: set[str] = set()
+    # Aspects asked about whose proposals added nothing kept; an aspect that got a law and is
+    # still among the most surprising is asked about again in a later round.
+    fruitless: set[str] = set()
+    ablated = sum(r.get("ablated", 0) for r in history)
 
     def checkpoint() -> None:
         save_model(folder, model, {**manifest_extra, "learn": {
             "rounds": history, "proposer": proposer.name,
             "proposer_stats": dataclasses.asdict(proposer.stats),
-            "heldout_nll": best, "train_transitions": len(train),
+            "heldout_nll": best, "ablated": ablated, "train_transitions": len(train),
             "heldout_transitions": len(test), "split": parts.record}}, command=command)
 
     if not history:
@@ -87,17 +90,19 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
         say = progress or (lambda message: None)
         say(f"round {number}: finding what is unexplained")
         aspects = surprising_classes(model, train, config)
-        aspects = [a for a in aspects if a not in asked][:config.aspects]
+        aspects = [a for a in aspects if a not in fruitless][:config.aspects]
         if not aspects:
             break
-        asked.update(aspects)
         requests = [ProposalRequest(schema, model.text, aspect,
                                     examples_of(aspect, train, schema, config.examples))
                     for aspect in aspects]
         say(f"round {number}: proposing for {len(aspects)} aspects")
-        candidates = [c for batch in proposer.propose(requests) for c in batch]
+        batches = proposer.propose(requests)
+        candidates = [c for batch in batches for c in batch]
         text, added = merge_laws(model.text, [c.text for c in candidates])
+        proposed_names = [{_law_name(c.text) for c in batch} for batch in batches]
         if not added:
+            fruitless.update(aspects)
             continue
         say(f"round {number}: fitting {len(added)} new laws")
         trial = WorldModel(text, schema, model.params)
@@ -110,6 +115,10 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
             text = drop_laws(text, dropped)
             fitted = WorldModel(text, schema, result.params)
         nll = report["heldout_nll_after"]
+        kept = set(added) - set(dropped)
+        # merge_laws may rename a candidate (`name_2`): match on the name's stem too.
+        fruitless.update(a for a, names in zip(aspects, proposed_names)
+                         if not any(k == n or k.startswith(n + "_") for k in kept for n in names))
         record = Round(number, len(candidates), len(added) - len(set(dropped) & set(added)),
                        dropped, nll, time.perf_counter() - began)
         if nll > best - config.min_improvement:
@@ -119,7 +128,130 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
         history.append(dataclasses.asdict(record))
         checkpoint()
         say(f"round {number}: kept {record.kept} laws, held-out NLL {nll:.4f}")
+    if len(history) > 1 and not history[-1].get("ablation_done"):
+        say("ablating literals: each law's conditions, one at a time, on the held-out part")
+        text, removed = model.text, []
+        for _ in range(MAX_ABLATION_PASSES):   # one literal per law per pass
+            current = WorldModel(text, schema, model.params)
+            text, dropped = ablate_literals(current, build_tables_for_ablation(current, test,
+                                                                              config))
+            removed += dropped
+            if not dropped:
+                break
+        if removed:
+            trial = WorldModel(text, schema, model.params)
+            result = fit(trial, train, FitConfig(steps=config.fit_steps, seed=config.seed,
+                                                 device=config.device))
+            fitted = WorldModel(text, schema, result.params)
+            nll = heldout_nll(fitted, build_tables(fitted, test, 10_000, config.device))
+            if nll <= best + config.min_improvement:
+                model, best = fitted, min(best, nll)
+            else:
+                removed = []
+        ablated += len(removed)
+        history[-1] = {**history[-1], "ablated": len(removed), "ablation_done": True,
+                       "ablated_literals": removed}
+        checkpoint()
+        say(f"ablation removed {len(removed)} literals")
     return model, history
+
+
+ABLATED = "__without_"
+MAX_ABLATION_PASSES = 4
+
+
+def _conjuncts(expr) -> list:
+    """The top-level `and` terms of a condition."""
+    from dsl import ast
+    if isinstance(expr, ast.Binary) and expr.op == "and":
+        return _conjuncts(expr.left) + _conjuncts(expr.right)
+    return [expr]
+
+
+def _conjoin(terms: list):
+    from dsl import ast
+    result = terms[0]
+    for term in terms[1:]:
+        result = ast.Binary("and", result, term)
+    return result
+
+
+def ablation_program(model: WorldModel) -> tuple[str, list[tuple[str, int, str]]]:
+    """The model's laws and, for each law and each literal of its condition, a copy of the law
+    without that literal (named `NAME__without_K`, the same parameters). Returns (text, variants:
+    (variant name, law index, literal text))."""
+    program = parse(model.text)
+    laws = list(program.laws)
+    variants = []
+    for index, law in enumerate(program.laws):
+        if law.condition is None:
+            continue
+        terms = _conjuncts(law.condition)
+        for k, term in enumerate(terms):
+            rest = terms[:k] + terms[k + 1:]
+            name = f"{law.name}{ABLATED}{k}"
+            laws.append(dataclasses.replace(law, name=name, condition=_conjoin(rest) if rest
+                                            else None))
+            variants.append((name, index, format_expr(term)))
+    return format_program(dataclasses.replace(program, laws=tuple(laws))), variants
+
+
+def build_tables_for_ablation(model: WorldModel, test: Sequence, config: LearnConfig):
+    """(the model with every one-literal-less variant beside its law, variants, held-out
+    tables of it)."""
+    text, variants = ablation_program(model)
+    weights = dict(model.params["weights"])
+    for name, index, _ in variants:
+        weights[name] = model.params["weights"][model.law_names[index]]
+    wide = WorldModel(text, model.schema, {**model.params, "weights": weights})
+    return wide, variants, build_tables(wide, test, 10_000, config.device)
+
+
+def ablate_literals(model: WorldModel, built) -> tuple[str, list[str]]:
+    """Drop, law by law, the literal whose removal lowers the held-out NLL most or leaves it as it
+    is (at most one per law), the parameters held at their fitted values. Returns (the laws text,
+    "law: literal" of each literal removed)."""
+    import torch
+    wide, variants, tables = built
+    if not variants:
+        return model.text, []
+    count = len(model.law_names)
+    mask = torch.zeros(len(wide.law_names), dtype=torch.bool)
+    mask[:count] = True
+    current = heldout_nll(wide, tables, mask)
+    chosen: dict[int, tuple[str, str]] = {}
+    by_law: dict[int, list[tuple[int, str, str]]] = {}
+    for position, (name, index, literal) in enumerate(variants):
+        by_law.setdefault(index, []).append((count + position, name, literal))
+    for index, options in by_law.items():
+        mask[index] = False
+        trials = []
+        for column, name, literal in options:
+            mask[column] = True
+            trials.append((heldout_nll(wide, tables, mask), column, name, literal))
+            mask[column] = False
+        nll, column, name, literal = min(trials, key=lambda t: t[0])
+        if nll <= current + 1e-9:
+            mask[column] = True
+            chosen[index] = (name, literal)
+            current = nll
+        else:
+            mask[index] = True
+    if not chosen:
+        return model.text, []
+    program = parse(wide.text)
+    by_name = {law.name: law for law in program.laws}
+    laws = []
+    for index, law in enumerate(program.laws[:count]):
+        if index in chosen:
+            law = dataclasses.replace(by_name[chosen[index][0]], name=law.name)
+        laws.append(law)
+    text = format_program(dataclasses.replace(program, laws=tuple(laws)))
+    return text, [f"{model.law_names[i]}: {literal}" for i, (_, literal) in sorted(chosen.items())]
+
+
+def _law_name(text: str) -> str:
+    return text.split()[1] if text.startswith("law ") else ""
 
 
 def surprising_classes(model: WorldModel, transitions: Sequence, config: LearnConfig) -> list[str]:

@@ -651,8 +651,9 @@ class OfflineProposer:
         shown = rule.effect.format(param="").replace("choose  {", "choose {") if isinstance(
             rule.probability, tuple) else rule.effect
         conditions = list(rule.literals) + [
-            "not " + (u[0] if len(u) == 1 and not u[0].startswith("not ")
-                      else "(" + " and ".join(u) + ")") for u in rule.unless]
+            u[0][4:] if len(u) == 1 and u[0].startswith("not ") else
+            "not " + (u[0] if len(u) == 1 else "(" + " and ".join(u) + ")")
+            for u in rule.unless]
         condition = " and ".join(conditions)
         summary = shown.split(' {')[0].replace('"', "'")
         description = (f"Learned: {summary} when {' and '.join(rule.literals) or 'always'}"
