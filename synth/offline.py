@@ -52,9 +52,9 @@ from synth.proposer import Candidate, ProposalRequest, ProposerStats
 
 DIRECTIONS = {(-1, 0): "left", (1, 0): "right", (0, -1): "up", (0, 1): "down"}
 # Search settings: the learner's resolution, not facts of any world.
-MAX_LITERALS = 3
+MAX_LITERALS = 4
 BEAM_FIRST = 24         # first literals kept (see the module docstring)
-BEAM = 8
+BEAM = 16
 RULES_PER_ASPECT = 6
 EFFECTS_PER_ASPECT = 6
 MAX_CUTS = 24           # thresholds per numeric feature: every value seen, or this many spread out

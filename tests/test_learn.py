@@ -172,3 +172,42 @@ def test_merge_joins_deterministic_laws_with_one_condition():
     text, added = merge_laws("", [wood, grid, clash, chance])
     assert added == ["w", "c", "p"]
     assert "then player.inventory.wood += 1\n       material(ahead) = grass" in text
+
+
+def test_the_beam_keeps_the_first_literal_of_the_best_conjunction():
+    """Scripted Crafter data where making a stone pickaxe succeeds only with the action, a table
+    nearby and enough wood and stone, and a high energy goes with success far more often than
+    chance: `energy >= ...` alone scores better than the action alone, and the learner must still
+    find the recipe, deterministic."""
+    import random
+    world = CrafterWorld()
+    start = world.reset(3)
+    player = find_player(start)
+    x, y = player["pos"]
+    start["objects"] = [o for o in start["objects"]
+                        if o["kind"] == "player" or abs(o["pos"][0] - x) + abs(o["pos"][1] - y) > 20]
+    table, grass = world.schema["materials"]["table"], world.schema["materials"]["grass"]
+    rng = random.Random(0)
+    transitions = []
+    for seed in range(400):
+        state = copy.deepcopy(start)
+        state["engine"]["seed"] = seed
+        me = find_player(state)
+        me["inventory"].update(stone=rng.randint(0, 2), wood=rng.randint(0, 2))
+        near_table = rng.random() < 0.5
+        grid = [list(row) for row in state["grid"]]
+        grid[y][x - 1] = table if near_table else grass
+        state["grid"] = ["".join(row) for row in grid]
+        action = "make_stone_pickaxe" if rng.random() < 0.5 else rng.choice(["noop", "do"])
+        works = (action == "make_stone_pickaxe" and near_table and me["inventory"]["stone"] >= 1
+                 and me["inventory"]["wood"] >= 1)
+        me["inventory"]["energy"] = rng.randint(7, 9) if works or rng.random() < 0.1 else \
+            rng.randint(3, 6)
+        transitions.append((state, action, world.transition(state, action)))
+    proposer = OfflineProposer(transitions, world.schema)
+    rules = proposer.rules_for("player.inventory.stone_pickaxe")
+    assert rules, "no rule found"
+    first = rules[0]
+    assert "action == make_stone_pickaxe" in first.literals, first
+    assert any("table" in literal for literal in first.literals), first
+    assert first.probability is None and first.misses == 0, " and ".join(first.literals)
