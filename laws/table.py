@@ -332,6 +332,47 @@ def compact(table: Table, eps: float, global_weights: bool = False) -> Table:
     constant = table.constant + float(fixed_log[fixed].sum())
 
     keep = ~fixed
+    kept = _kept_groups(table, keep)
+
+    classes = len(table.classes)
+    changed_count = torch.zeros(classes, dtype=torch.float64, device=device).index_add_(
+        0, table.changed_class, table.changed_count)
+    changed_others = torch.zeros(classes, dtype=torch.float64, device=device).index_add_(
+        0, table.changed_class, table.changed_log_others)
+    stay = torch.zeros(classes, dtype=torch.float64, device=device).index_add_(0, table.stay_class,
+                                                                table.stay_count)
+    every_class = torch.arange(classes, device=device)
+    zeros = torch.zeros(classes, dtype=torch.int64, device=device)
+    return Table(
+        transitions=table.transitions, **kept, constants=table.constants,
+        changed_transition=zeros, changed_class=every_class, changed_log_others=changed_others,
+        changed_count=changed_count,
+        stay_transition=zeros, stay_class=every_class, stay_count=stay,
+        classes=list(table.classes), changed_names=[], constant=constant)
+
+
+def select_groups(table: Table, keep: torch.Tensor) -> Table:
+    """The groups `keep` ([G] bool) of a table, with their slots, experts and entries, and no
+    unexplained changes: the log-likelihood of those observables alone (for comparing laws that
+    only touch them, as the literal ablation does)."""
+    device = table.group_domain.device
+    empty = torch.zeros(0, dtype=torch.int64, device=device)
+    return Table(
+        transitions=table.transitions, **_kept_groups(table, keep), constants=table.constants,
+        changed_transition=empty, changed_class=empty,
+        changed_log_others=torch.zeros(0, dtype=torch.float64, device=device),
+        changed_count=torch.zeros(0, dtype=torch.float64, device=device),
+        stay_transition=empty, stay_class=empty,
+        stay_count=torch.zeros(0, dtype=torch.float64, device=device),
+        classes=list(table.classes), changed_names=[])
+
+
+def _kept_groups(table: Table, keep: torch.Tensor) -> dict:
+    """The group, slot, expert, pair and entry fields of the groups `keep`, indices remapped."""
+    device = table.group_domain.device
+    n_groups = len(table.group_domain)
+    observed = table.group_observed
+    pair_group = table.expert_group[table.pair_expert]
     group_map = torch.full((n_groups,), -1, dtype=torch.int64, device=device)
     group_map[keep] = torch.arange(int(keep.sum()), device=device)
     keep_slot = keep[table.slot_group]
@@ -345,21 +386,10 @@ def compact(table: Table, eps: float, global_weights: bool = False) -> Table:
     pair_map[keep_pair] = torch.arange(int(keep_pair.sum()), device=device)
     keep_entry = keep_pair[table.entry_pair]
     new_observed = torch.where(observed >= 0, slot_map[observed.clamp(min=0)], observed)[keep]
-
-    classes = len(table.classes)
-    changed_count = torch.zeros(classes, dtype=torch.float64, device=device).index_add_(
-        0, table.changed_class, table.changed_count)
-    changed_others = torch.zeros(classes, dtype=torch.float64, device=device).index_add_(
-        0, table.changed_class, table.changed_log_others)
-    stay = torch.zeros(classes, dtype=torch.float64, device=device).index_add_(0, table.stay_class,
-                                                                table.stay_count)
-    every_class = torch.arange(classes, device=device)
-    zeros = torch.zeros(classes, dtype=torch.int64, device=device)
     kept_groups = keep.nonzero().flatten().tolist()
     kept_slots = keep_slot.nonzero().flatten().tolist()
     kept_experts = keep_expert.nonzero().flatten().tolist()
-    return Table(
-        transitions=table.transitions,
+    return dict(
         group_transition=table.group_transition[keep], group_class=table.group_class[keep],
         group_domain=table.group_domain[keep], group_slot_count=table.group_slot_count[keep],
         group_observed=new_observed, group_unchanged=table.group_unchanged[keep],
@@ -370,14 +400,10 @@ def compact(table: Table, eps: float, global_weights: bool = False) -> Table:
         pair_expert=expert_map[table.pair_expert[keep_pair]],
         pair_slot=slot_map[table.pair_slot[keep_pair]],
         entry_pair=pair_map[table.entry_pair[keep_entry]],
-        entry_prob=table.entry_prob[keep_entry], constants=table.constants,
-        changed_transition=zeros, changed_class=every_class, changed_log_others=changed_others,
-        changed_count=changed_count,
-        stay_transition=zeros, stay_class=every_class, stay_count=stay,
-        classes=list(table.classes),
-        group_names=_pick(table.group_names, kept_groups), changed_names=[],
+        entry_prob=table.entry_prob[keep_entry],
+        group_names=_pick(table.group_names, kept_groups),
         expert_firing=_pick(table.expert_firing, kept_experts),
-        slot_values=_pick(table.slot_values, kept_slots), constant=constant)
+        slot_values=_pick(table.slot_values, kept_slots))
 
 
 def _pick(values: list, indices: list[int]) -> list:

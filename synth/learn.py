@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 from dsl import DslError, Program, canonical_key, format_expr, format_program, parse
 from dsl.printer import format_effect
 from laws.folder import load_model, save_model
+from laws.table import select_groups
 from laws.model import WorldModel
 from laws.observables import StateView, changed_observables
 from synth.fit import FitConfig, build_tables, fit, heldout_nll, prune, split
@@ -218,23 +219,30 @@ def ablate_literals(model: WorldModel, built) -> tuple[str, list[str]]:
     count = len(model.law_names)
     mask = torch.zeros(len(wide.law_names), dtype=torch.bool)
     mask[:count] = True
-    current = heldout_nll(wide, tables, mask)
     chosen: dict[int, tuple[str, str]] = {}
     by_law: dict[int, list[tuple[int, str, str]]] = {}
     for position, (name, index, literal) in enumerate(variants):
         by_law.setdefault(index, []).append((count + position, name, literal))
     for index, options in by_law.items():
+        # Only the observables this law or its variants predict can change: score those alone.
+        laws = torch.tensor([index] + [column for column, _, _ in options])
+        local = []
+        for table in tables:
+            touched = torch.zeros(len(table.group_domain), dtype=torch.bool)
+            touched[table.expert_group[torch.isin(table.expert_law, laws)]] = True
+            if touched.any():
+                local.append(select_groups(table, touched))
+        current = heldout_nll(wide, local, mask)
         mask[index] = False
         trials = []
         for column, name, literal in options:
             mask[column] = True
-            trials.append((heldout_nll(wide, tables, mask), column, name, literal))
+            trials.append((heldout_nll(wide, local, mask), column, name, literal))
             mask[column] = False
         nll, column, name, literal = min(trials, key=lambda t: t[0])
-        if nll <= current + 1e-9:
+        if nll <= current + 1e-12:
             mask[column] = True
             chosen[index] = (name, literal)
-            current = nll
         else:
             mask[index] = True
     if not chosen:
