@@ -59,7 +59,7 @@ RULES_PER_ASPECT = 6
 EFFECTS_PER_ASPECT = 6
 MAX_CUTS = 24           # thresholds per numeric feature: every value seen, or this many spread out
 RADII = (1, 2, 3, 4, 6, 8, 11, 16)   # near(): the language's radius range (0..16), log-spaced
-MAX_ROWS = 16_000       # search rows per effect; unchanged rows beyond it are sampled and weighted
+MAX_ROWS = 8_000        # search rows per effect; unchanged rows beyond it are sampled and weighted
 MIN_GAIN = 4.0          # nats a rule must win by, after its penalty
 MIN_HITS = 2            # changes a rule must explain
 
@@ -437,7 +437,9 @@ class OfflineProposer:
             sample, weight = self._sample((category == 1) | (category == 3))
             where = tuple(w[sample] for w in where)
             texts, literal_rows = self._literal_rows(key[0], where)
-            prepared[key] = (keys[sample], category[sample], weight, texts, literal_rows)
+            # rows x literals, so that the rows of a condition are contiguous (see `_search`)
+            prepared[key] = (keys[sample], category[sample], weight, texts,
+                             literal_rows.T.contiguous())
         for _ in range(RULES_PER_ASPECT):
             best, best_key, best_rows = None, None, None
             for key, (keys, category, weight, texts, literal_rows) in prepared.items():
@@ -448,7 +450,7 @@ class OfflineProposer:
                 if rule is not None and (best is None or rule.gain > best.gain):
                     chosen = free.clone()
                     for literal in rule.literals:
-                        chosen &= literal_rows[texts.index(literal)] > 0
+                        chosen &= literal_rows[:, texts.index(literal)] > 0
                     best, best_key, best_rows = rule, key, keys[chosen]
             if best is None:
                 break
@@ -479,10 +481,11 @@ class OfflineProposer:
                 free: torch.Tensor, category: torch.Tensor, weight: torch.Tensor, domain: float,
                 unless: tuple) -> Rule | None:
         """Beam search over conjunctions of literals for the best net gain on the `free` rows
-        (rows weighted by `weight`)."""
-        literal_rows, category, weight = literal_rows[:, free], category[free], weight[free]
-        rows = category.numel()
-        if rows == 0 or int((category == 0).sum()) < MIN_HITS:
+        (rows weighted by `weight`; `literal_rows` is [R, L])."""
+        # The claimed rows get weight 0 rather than being cut out: copying [R, L] costs more
+        # than a product with it.
+        weight = weight * free
+        if int(free.sum()) == 0 or int(((category == 0) & free).sum()) < MIN_HITS:
             return None
         onehot = torch.nn.functional.one_hot(category, 4).to(torch.float32) * weight[:, None]
         total = onehot.sum(0).to(torch.float64)
@@ -505,11 +508,16 @@ class OfflineProposer:
         gain, probability = _gain(total.unsqueeze(0), q, domain)
         consider((), total, float(gain[0]), float(probability[0]))
         beam: list[tuple[tuple[int, ...], torch.Tensor]] = [((), torch.ones(
-            literal_rows.shape[1], dtype=torch.float32))]
+            literal_rows.shape[0], dtype=torch.float32))]
         for depth in range(1, MAX_LITERALS + 1):
             expanded = []
             for chosen, mask in beam:
-                counts = (literal_rows @ (onehot * mask[:, None])).to(torch.float64)  # [L, 4]
+                inside = mask.nonzero().flatten()
+                if len(inside) * 2 > len(mask):
+                    counts = ((onehot * mask[:, None]).T @ literal_rows).T.to(torch.float64)
+                else:   # only the rows the condition holds on: a gather of contiguous rows
+                    counts = ((onehot[inside] * mask[inside, None]).T
+                              @ literal_rows[inside]).T.to(torch.float64)          # [L, 4]
                 gain, probability = _gain(counts, q, domain)
                 bound = _bound(counts, q, domain) - literal_cost * (depth + 1)
                 for i in chosen:
@@ -539,7 +547,7 @@ class OfflineProposer:
                 if literals in seen or (best is not None and bound <= best.gain):
                     continue
                 seen.add(literals)
-                beam.append((literals, mask * literal_rows[i]))
+                beam.append((literals, mask * literal_rows[:, i]))
                 if len(beam) == width:
                     break
             if not beam:
