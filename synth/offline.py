@@ -658,10 +658,7 @@ class OfflineProposer:
         seen = rule.hits + rule.misses
         shown = rule.effect.format(param="").replace("choose  {", "choose {") if isinstance(
             rule.probability, tuple) else rule.effect
-        conditions = list(rule.literals) + [
-            u[0][4:] if len(u) == 1 and u[0].startswith("not ") else
-            "not " + (u[0] if len(u) == 1 else "(" + " and ".join(u) + ")")
-            for u in rule.unless]
+        conditions = list(rule.literals) + [_negation(u) for u in rule.unless]
         condition = " and ".join(conditions)
         summary = shown.split(' {')[0].replace('"', "'")
         description = (f"Learned: {summary} when {' and '.join(rule.literals) or 'always'}"
@@ -818,11 +815,26 @@ def _between(low: float, high: float, integer: bool):
     return _number(high)
 
 
+def _negation(condition: tuple[str, ...]) -> str:
+    """The negation of a conjunction of literals, as text: `not (a and b)`; one literal negated
+    in place (`not x` -> `x`, `a != b` -> `a == b`)."""
+    if len(condition) == 1:
+        positive = _positive(condition[0])
+        if positive != condition[0]:
+            return positive
+        if (positive.count(" == ") == 1 and " where " not in positive
+                and "(" not in positive.split(" == ")[1]):
+            return positive.replace(" == ", " != ")
+        return f"not {positive}"
+    return "not (" + " and ".join(condition) + ")"
+
+
 def _positive(literal: str) -> str:
     """The literal a negation negates (`not near(...)` -> `near(...)`, `a != b` -> `a == b`)."""
     if literal.startswith("not "):
         return literal[4:]
-    if literal.count(" != ") == 1 and "(" not in literal.split(" != ")[1]:
+    if (literal.count(" != ") == 1 and " where " not in literal
+            and "(" not in literal.split(" != ")[1]):
         return literal.replace(" != ", " == ")
     return literal
 
