@@ -225,6 +225,22 @@ class Program:
     definitions: tuple[Definition, ...] = ()
 
 
+def conjuncts(expr: Expr) -> list[Expr]:
+    """The operands of a chain of `and`s (the expression itself when it is not one); the parsed
+    twin of `dsl.ir.conjuncts`."""
+    if isinstance(expr, Binary) and expr.op == "and":
+        return conjuncts(expr.left) + conjuncts(expr.right)
+    return [expr]
+
+
+def conjoin(terms: list[Expr]) -> Expr:
+    """The `and` of one or more expressions, left to right."""
+    result = terms[0]
+    for term in terms[1:]:
+        result = Binary("and", result, term)
+    return result
+
+
 def inline_definitions(program: Program) -> Program:
     """The program with every use of a `let` replaced by its expression and no definitions left
     (for tools that take laws one at a time, such as the LLM grammar). Unknown names stay."""

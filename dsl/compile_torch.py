@@ -300,10 +300,10 @@ class _Evaluator:
         y0, y1 = (y - radius).clamp(0, height), (y + radius + 1).clamp(0, height)
         x1, y1 = torch.maximum(x1, x0), torch.maximum(y1, y0)
         rows = torch.arange(self.n, device=self.device).reshape([self.n] + [1] * (x.dim() - 1))
-        flat = table.reshape(self.n, -1)
+        flat = table.reshape(-1)
 
         def at(yy, xx):
-            return flat.reshape(-1)[(rows * (height + 1) + yy) * (width + 1) + xx]
+            return flat[(rows * (height + 1) + yy) * (width + 1) + xx]
 
         return (at(y1, x1) - at(y0, x1) - at(y1, x0) + at(y0, x0)) > 0
 

@@ -15,7 +15,9 @@ import dataclasses
 import time
 from typing import Callable, Sequence
 
-from dsl import DslError, Program, canonical_key, format_expr, format_program, parse
+import torch
+
+from dsl import DslError, Program, ast, canonical_key, format_expr, format_program, parse
 from dsl.printer import format_effect
 from laws.folder import load_model, save_model
 from laws.table import select_groups
@@ -68,13 +70,13 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
     # Aspects asked about whose proposals added nothing kept; an aspect that got a law and is
     # still among the most surprising is asked about again in a later round.
     fruitless: set[str] = set()
-    ablated = sum(r.get("ablated", 0) for r in history)
 
     def checkpoint() -> None:
         save_model(folder, model, {**manifest_extra, "learn": {
             "rounds": history, "proposer": proposer.name,
             "proposer_stats": dataclasses.asdict(proposer.stats),
-            "heldout_nll": best, "ablated": ablated, "train_transitions": len(train),
+            "heldout_nll": best, "ablated": sum(r.get("ablated", 0) for r in history),
+            "train_transitions": len(train),
             "heldout_transitions": len(test), "split": parts.record}}, command=command)
 
     if not history:
@@ -133,9 +135,8 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
         say("ablating literals: each law's conditions, one at a time, on the held-out part")
         text, removed = model.text, []
         for _ in range(MAX_ABLATION_PASSES):   # one literal per law per pass
-            current = WorldModel(text, schema, model.params)
-            text, dropped = ablate_literals(current, build_tables_for_ablation(current, test,
-                                                                              config))
+            text, dropped = ablate_literals(WorldModel(text, schema, model.params), test,
+                                            config.device)
             removed += dropped
             if not dropped:
                 break
@@ -149,7 +150,6 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
                 model, best = fitted, min(best, nll)
             else:
                 removed = []
-        ablated += len(removed)
         history[-1] = {**history[-1], "ablated": len(removed), "ablation_done": True,
                        "ablated_literals": removed}
         checkpoint()
@@ -159,22 +159,6 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
 
 ABLATED = "__without_"
 MAX_ABLATION_PASSES = 4
-
-
-def _conjuncts(expr) -> list:
-    """The top-level `and` terms of a condition."""
-    from dsl import ast
-    if isinstance(expr, ast.Binary) and expr.op == "and":
-        return _conjuncts(expr.left) + _conjuncts(expr.right)
-    return [expr]
-
-
-def _conjoin(terms: list):
-    from dsl import ast
-    result = terms[0]
-    for term in terms[1:]:
-        result = ast.Binary("and", result, term)
-    return result
 
 
 def ablation_program(model: WorldModel) -> tuple[str, list[tuple[str, int, str]]]:
@@ -187,35 +171,30 @@ def ablation_program(model: WorldModel) -> tuple[str, list[tuple[str, int, str]]
     for index, law in enumerate(program.laws):
         if law.condition is None:
             continue
-        terms = _conjuncts(law.condition)
+        terms = ast.conjuncts(law.condition)
         for k, term in enumerate(terms):
             rest = terms[:k] + terms[k + 1:]
             name = f"{law.name}{ABLATED}{k}"
-            laws.append(dataclasses.replace(law, name=name, condition=_conjoin(rest) if rest
+            laws.append(dataclasses.replace(law, name=name, condition=ast.conjoin(rest) if rest
                                             else None))
             variants.append((name, index, format_expr(term)))
     return format_program(dataclasses.replace(program, laws=tuple(laws))), variants
 
 
-def build_tables_for_ablation(model: WorldModel, test: Sequence, config: LearnConfig):
-    """(the model with every one-literal-less variant beside its law, variants, held-out
-    tables of it)."""
+def ablate_literals(model: WorldModel, test: Sequence, device: str = "cpu") -> tuple[str, list[str]]:
+    """Drop, law by law, the literal whose removal lowers the NLL on the `test` transitions most
+    or leaves it as it is (at most one per law), the parameters held at their fitted values.
+    Returns (the laws text, "law: literal" of each literal removed)."""
     text, variants = ablation_program(model)
+    if not variants:
+        return model.text, []
+    # One model holds every law and every one-literal-less variant beside it (with its law's
+    # weight); masks choose which of them take part.
     weights = dict(model.params["weights"])
     for name, index, _ in variants:
         weights[name] = model.params["weights"][model.law_names[index]]
     wide = WorldModel(text, model.schema, {**model.params, "weights": weights})
-    return wide, variants, build_tables(wide, test, 10_000, config.device)
-
-
-def ablate_literals(model: WorldModel, built) -> tuple[str, list[str]]:
-    """Drop, law by law, the literal whose removal lowers the held-out NLL most or leaves it as it
-    is (at most one per law), the parameters held at their fitted values. Returns (the laws text,
-    "law: literal" of each literal removed)."""
-    import torch
-    wide, variants, tables = built
-    if not variants:
-        return model.text, []
+    tables = build_tables(wide, test, 10_000, device)
     count = len(model.law_names)
     mask = torch.zeros(len(wide.law_names), dtype=torch.bool)
     mask[:count] = True

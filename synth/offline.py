@@ -62,6 +62,7 @@ RADII = (1, 2, 3, 4, 6, 8, 11, 16)   # near(): the language's radius range (0..1
 MAX_ROWS = 8_000        # search rows per effect; unchanged rows beyond it are sampled and weighted
 MIN_GAIN = 4.0          # nats a rule must win by, after its penalty
 MIN_HITS = 2            # changes a rule must explain
+PARAM = "{param}"       # where a categorical rule's effect takes its parameter's name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +77,6 @@ class Rule:
     probability: float | tuple[float, ...] | None  # None: deterministic; a tuple: categorical
     gain: float
     unless: tuple[tuple[str, ...], ...] = ()
-    labels: tuple[str, ...] = ()   # a categorical's outcome labels
 
 
 class OfflineProposer:
@@ -92,9 +92,7 @@ class OfflineProposer:
         self.data = Transitions(self.codes, [t[0] for t in transitions],
                                 [t[1] for t in transitions], [t[2] for t in transitions], device)
         self.transitions = transitions
-        self.n = len(transitions)
         self._literal_cache: dict[str, tuple[list[str], torch.Tensor]] = {}
-        self._names: Counter[str] = Counter()
         self._taken: set[str] = set()
         self._random = torch.Generator().manual_seed(0)
         kinds = schema["kinds"]
@@ -152,8 +150,9 @@ class OfflineProposer:
             texts = self._literal_texts(kind)
             # A negation is the complement of its literal, not evaluated again.
             position = {text: i for i, text in enumerate(texts)}
-            negated = {i: position[_positive(text)] for i, text in enumerate(texts)
-                       if _positive(text) in position and _positive(text) != text}
+            positives = [_positive(text) for text in texts]
+            negated = {i: position[positive] for i, positive in enumerate(positives)
+                       if positive != texts[i] and positive in position}
             evaluate = [i for i in range(len(texts)) if i not in negated]
             computed = {}
             for start in range(0, len(evaluate), 256):
@@ -200,7 +199,7 @@ class OfflineProposer:
         else:
             texts += ["v.pos == ahead", "v.pos != ahead"]
             distance = self._distances(kind, None)
-            texts += [f"dist(v.pos, player.pos) {op} {_text(t)}"
+            texts += [f"dist(v.pos, player.pos) {op} {t}"
                       for op, t in _cuts(distance, integer=True)]
             texts += self._attribute_literals(kind, "v")
             texts += [f"material(v.pos) == {m}" for m in materials]
@@ -210,7 +209,7 @@ class OfflineProposer:
         for name, spec in schema.get("globals", {}).items():
             if spec["type"] in ("int", "float"):
                 values = self.data.before.globals[name]
-                texts += [f"{name} {op} {_text(t)}"
+                texts += [f"{name} {op} {t}"
                           for op, t in _cuts(values, integer=spec["type"] == "int")]
         return list(dict.fromkeys(texts))
 
@@ -230,7 +229,7 @@ class OfflineProposer:
                 for key in keys:
                     values = table.fields[(attr, key)][table.mask]
                     path = f"{var}.{attr}" + (f".{key}" if key else "")
-                    texts += [f"{path} {op} {_text(t)}"
+                    texts += [f"{path} {op} {t}"
                               for op, t in _cuts(values, integer=kind_type != "float")]
         return texts
 
@@ -262,7 +261,7 @@ class OfflineProposer:
             values = self._distances(kind, other)
             for op, t in _cuts(values, integer=True):
                 if op in ("<=", "<"):
-                    literal = f"exists({other} u where dist(u.pos, {here}) {op} {_text(t)})"
+                    literal = f"exists({other} u where dist(u.pos, {here}) {op} {t})"
                     texts += [literal, f"not {literal}"]
         return texts
 
@@ -312,8 +311,8 @@ class OfflineProposer:
                 n, code, outcomes, old = where[0][mine], code[mine], outcomes[mine], old[mine]
                 observed, present = self.data.observed(n, code)
                 possible = (outcomes == observed.unsqueeze(1)).any(1)
-                chance = effect_out.effect
-                if chance.prob is not None or chance.param is not None:
+                effect = effect_out.effect
+                if effect.prob is not None or effect.param is not None:   # it may not happen
                     possible |= observed == old
                 keep = present & possible
                 covered.update(zip(n[keep].tolist(), code[keep].tolist()))
@@ -572,9 +571,12 @@ class OfflineProposer:
             if spec["type"] == "dir":
                 moves[f"along_{other}"] = f"moved({path}, v.{other})"
         labels = list(moves)
-        effect = (f"{path} = choose walk {{ "
-                  + ", ".join(f"{label}: {moves[label]}" for label in labels) + " }")
-        (out,) = self._evaluate(kind, [effect], effect=True)
+
+        def choice(chosen: list[str], param: str) -> str:
+            return (f"{path} = choose {param} {{ "
+                    + ", ".join(f"{label}: {moves[label]}" for label in chosen) + " }")
+
+        (out,) = self._evaluate(kind, [choice(labels, "walk")], effect=True)
         rows = effect_rows(out.effects[0], out, kind, self.data.player, self.codes)
         if rows is None:
             return []
@@ -600,7 +602,7 @@ class OfflineProposer:
         cost = torch.full((len(inside),), literal_cost, dtype=torch.float64)
         cost[0] = 0.0
         first = _em_gains(match, inside.to(torch.float64) * weight, domain, baseline,
-                          steps=10) - cost
+                          steps=10)[0] - cost
         best = None
         for i in torch.argsort(first, descending=True, stable=True)[:3].tolist():
             if first[i] <= MIN_GAIN:
@@ -610,7 +612,7 @@ class OfflineProposer:
             else:
                 rest = inside * (1 - inside[i])
                 second = _em_gains(match, rest.to(torch.float64) * weight, domain, baseline,
-                                   steps=10) - cost
+                                   steps=10)[0] - cost
                 j = int(torch.argmax(second))
                 extra = float(second[j]) if float(second[j]) > MIN_GAIN else 0.0
                 candidate = (float(first[i]) + extra, i, j if extra else None)
@@ -632,13 +634,12 @@ class OfflineProposer:
             if len(chosen) == 1:   # one move always: a deterministic law
                 text, probability = f"{path} = {moves[chosen[0]]}", None
             else:
-                text = (f"{path} = choose {{param}} {{{{ "
-                        + ", ".join(f"{label}: {moves[label]}" for label in chosen) + " }}")
+                text = choice(chosen, PARAM)
                 probability = tuple(float(p[u]) for u in used)
             literals = () if index == 0 else (texts[index - 1],)
             result.append(Rule(kind, text, literals, int(changed[rows_in].sum()),
                                int((match[rows_in].sum(1) == 0).sum()), probability, gain,
-                               tuple(r.literals for r in result), tuple(chosen)))
+                               tuple(r.literals for r in result)))
             if index == 0:
                 break
             free = free & ~rows_in
@@ -650,14 +651,12 @@ class OfflineProposer:
         """The rule as a law in the DSL, with a unique readable name."""
         words = [_literal_word(literal) for literal in rule.literals[:2]] or ["always"]
         base = _identifier("_".join([self._aspect_word(aspect)] + words))
-        name = base
+        name, suffix = base, 2
         while name in self._taken:
-            self._names[base] += 1
-            name = f"{base}_{self._names[base] + 1}"
+            name, suffix = f"{base}_{suffix}", suffix + 1
         self._taken.add(name)
         seen = rule.hits + rule.misses
-        shown = rule.effect.format(param="").replace("choose  {", "choose {") if isinstance(
-            rule.probability, tuple) else rule.effect
+        shown = rule.effect.replace(f"choose {PARAM} ", "choose ")
         conditions = list(rule.literals) + [_negation(u) for u in rule.unless]
         condition = " and ".join(conditions)
         summary = shown.split(' {')[0].replace('"', "'")
@@ -674,7 +673,7 @@ class OfflineProposer:
             if values[-1] <= 0:
                 values = [round(1 / len(values), 3)] * (len(values) - 1)
                 values.append(round(1 - sum(values), 3))
-            effect = effect.format(param=f"p_{name}") + f" init ({', '.join(map(str, values))})"
+            effect = effect.replace(PARAM, f"p_{name}") + f" init ({', '.join(map(str, values))})"
         elif rule.probability is not None:
             p = min(max(round(rule.probability, 3), 0.001), 0.999)
             effect += f" with probability p_{name} init {p}"
@@ -692,10 +691,10 @@ class OfflineProposer:
 
 
 def _em_gains(match: torch.Tensor, inside: torch.Tensor, domain: float,
-              baseline: torch.Tensor, steps: int = 25) -> torch.Tensor:
+              baseline: torch.Tensor, steps: int = 25) -> tuple[torch.Tensor, torch.Tensor]:
     """For each row weighting of `inside` ([C, R]: a condition's rows, times row weights), the
     gain over `baseline` of a categorical over the outcomes of `match` ([R, K], 1 where an outcome
-    equals what happened) fitted by EM, all conditions at once ([C])."""
+    equals what happened) fitted by EM, all conditions at once: (gains [C], weights [C, K])."""
     eps = NOISE_FLOOR
     conditions, outcomes = inside.shape[0], match.shape[1]
     p = torch.full((conditions, outcomes), 1 / outcomes, dtype=torch.float64)
@@ -705,7 +704,7 @@ def _em_gains(match: torch.Tensor, inside: torch.Tensor, domain: float,
         p = p / p.sum(1, keepdim=True)
     likelihood = torch.log((1 - eps) * (p @ match.T) + eps / domain)            # [C, R]
     price = 0.5 * math.log(max(float(inside.sum(1).max()), 2)) * (outcomes - 1)
-    return (inside * (likelihood - baseline)).sum(1) - price
+    return (inside * (likelihood - baseline)).sum(1) - price, p
 
 
 def _fit_categorical(match: torch.Tensor, domain: float, baseline: torch.Tensor,
@@ -721,15 +720,8 @@ def _fit_categorical(match: torch.Tensor, domain: float, baseline: torch.Tensor,
     used = list(range(match.shape[1]))
 
     def em(columns: list[int]):
-        gain = _em_gains(match[:, columns], weight.unsqueeze(0), domain, baseline, steps=60)
-        sub = match[:, columns]
-        p = torch.full((len(columns),), 1 / len(columns), dtype=torch.float64)
-        for _ in range(60):
-            w = sub * p
-            w = w / w.sum(1, keepdim=True).clamp(min=1e-12)
-            p = ((w * weight[:, None]).sum(0) + 1e-3)
-            p = p / p.sum()
-        return float(gain[0]), p
+        gain, p = _em_gains(match[:, columns], weight.unsqueeze(0), domain, baseline, steps=60)
+        return float(gain[0]), p[0]
 
     gain, p = em(used)
     while len(used) > 1:
@@ -837,10 +829,6 @@ def _positive(literal: str) -> str:
             and "(" not in literal.split(" != ")[1]):
         return literal.replace(" != ", " == ")
     return literal
-
-
-def _text(value) -> str:
-    return str(value)
 
 
 def _split(aspect: str) -> tuple[str, str, str | None]:
