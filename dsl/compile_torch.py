@@ -167,8 +167,12 @@ class LawOutput:
 class _Evaluator:
     """Evaluates typed nodes on a batch; `axes` maps a bound name to (kind, axis or None=player)."""
 
-    def __init__(self, batch: Batch, schema: dict):
+    def __init__(self, batch: Batch, schema: dict, shared: "_Shared | None" = None):
         self.batch = batch
+        self.shared = shared or _Shared()
+        # Values of subexpressions that read no bound object (only the player, the action and the
+        # globals), by their structure: laws that test the same thing compute it once a batch.
+        self.memo: dict[str, Any] = {}
         self.kinds = list(schema["kinds"])
         materials = list(schema["materials"])
         walkable = torch.zeros(len(materials) + 1, dtype=torch.bool)
@@ -195,10 +199,15 @@ class _Evaluator:
                 self.named[node.name] = self.value(node.value, {"player": axes["player"]}, 0)
             return _at_depth(self.named[node.name], self.n, depth)
         if isinstance(node, ir.Const):
-            if node.type == ir.DIR:
-                return tuple(torch.tensor(v, device=self.device) for v in node.value)
-            dtype = _DTYPES.get(node.type, torch.int64)
-            return torch.tensor(node.value, dtype=dtype, device=self.device)
+            return self.shared.constant(node, self.device)
+        if isinstance(node, (ir.Apply, ir.Quantify, ir.Component)) and self.shared.unbound(node):
+            key = self.shared.key(node)
+            if key not in self.memo:
+                self.memo[key] = self._value(node, {"player": axes["player"]}, 0)
+            return _at_depth(self.memo[key], self.n, depth)
+        return self._value(node, axes, depth)
+
+    def _value(self, node: ir.Node, axes: dict, depth: int):
         if isinstance(node, ir.Field):
             kind, axis = axes[node.var]
             column = self.batch.tables[kind].fields[(node.attr, node.key)]
@@ -338,6 +347,74 @@ class _Evaluator:
         return walkable & (self.kind_at(x, y) == ir.NONE_ID)
 
 
+class _Shared:
+    """What evaluators of one compiled program share across batches: constant tensors, and per
+    node whether it reads a bound object and its structural key (nodes are immutable and live as
+    long as the program, so `id` identifies them)."""
+
+    def __init__(self):
+        self.constants: dict[tuple[int, str], Any] = {}
+        self.free: dict[int, frozenset] = {}
+        self.keys: dict[int, str] = {}
+
+    def constant(self, node: ir.Const, device):
+        key = (id(node), str(device))
+        if key not in self.constants:
+            if node.type == ir.DIR:
+                value = tuple(torch.tensor(v, device=device) for v in node.value)
+            else:
+                value = torch.tensor(node.value, dtype=_DTYPES.get(node.type, torch.int64),
+                                     device=device)
+            self.constants[key] = (node, value)   # the node is kept so its id stays unique
+        return self.constants[key][1]
+
+    def unbound(self, node: ir.Node) -> bool:
+        """Whether `node` reads no bound name other than the player."""
+        return self.free_vars(node) <= {"player"}
+
+    def free_vars(self, node: ir.Node) -> frozenset:
+        cached = self.free.get(id(node))
+        if cached is not None:
+            return cached
+        if isinstance(node, ir.Field):
+            result = frozenset([node.var])
+        elif isinstance(node, ir.Component):
+            result = self.free_vars(node.operand)
+        elif isinstance(node, ir.Apply):
+            result = frozenset().union(*(self.free_vars(a) for a in node.args))
+        elif isinstance(node, ir.Quantify):
+            result = self.free_vars(node.where) - {node.var}
+        else:   # constants, globals, the action, definitions (which read the player only)
+            result = frozenset()
+        self.free[id(node)] = result
+        self._keep.append(node)
+        return result
+
+    def key(self, node: ir.Node) -> str:
+        cached = self.keys.get(id(node))
+        if cached is None:
+            cached = self.keys[id(node)] = repr(node)
+            self._keep.append(node)
+        return cached
+
+    @functools.cached_property
+    def _keep(self) -> list:
+        return []
+
+
+def _quantifies(node: ir.Node) -> bool:
+    """Whether `node` has an `exists` or `count` inside."""
+    if isinstance(node, ir.Quantify):
+        return True
+    if isinstance(node, ir.Component):
+        return _quantifies(node.operand)
+    if isinstance(node, ir.Apply):
+        return any(_quantifies(a) for a in node.args)
+    if isinstance(node, ir.Named):
+        return _quantifies(node.value)
+    return False
+
+
 def _at_depth(value, n: int, depth: int):
     """A depth-0 value ([N], or a 0-dim constant; a pair for positions) viewed with `depth`
     trailing object axes."""
@@ -364,10 +441,11 @@ class TorchLaws:
         self.schema = schema
         self.kinds = list(schema["kinds"])
         self.materials = list(schema["materials"])
+        self.shared = _Shared()
 
     def predict(self, batch: Batch) -> list[LawOutput]:
         """Every law's firing mask and predicted outcomes on the batch, in file order."""
-        evaluator = _Evaluator(batch, self.schema)
+        evaluator = _Evaluator(batch, self.schema, self.shared)
         return [self._law(law, batch, evaluator) for law in self.program.laws]
 
     def _cell_law(self, law: ir.Law, batch: Batch, evaluator: _Evaluator) -> LawOutput:
@@ -385,10 +463,26 @@ class TorchLaws:
                                                               device=batch.grid.device),
                       {("pos", None): pos.expand(len(rows), -1, -1)})
         sub = Batch(sub.grid, sub.action, sub.globals, {**sub.tables, ir.CELL: cells})
-        inner = _Evaluator(sub, self.schema)
         axes = {**player, law.var: (ir.CELL, 1)}
+        # Conditions without a quantifier first, on every cell; the cells where they hold are then
+        # packed to the left ([R, K], K the most in any row) for the quantified conditions, which
+        # cost a [R, K, M] tensor each.
+        parts = ir.conjuncts(per_cell)
+        cheap = ir.all_of([p for p in parts if not _quantifies(p)])
+        costly = ir.all_of([p for p in parts if _quantifies(p)])
         shape = tuple(cells.ids.shape)
-        mask = inner.value(per_cell, axes, 1).expand(shape) & cells.mask
+        inner = _Evaluator(sub, self.schema, self.shared)
+        mask = inner.value(cheap, axes, 1).expand(shape) & cells.mask
+        if costly != ir.Const(True, ir.BOOL):
+            most = int(mask.sum(1).max()) if len(rows) else 0
+            order = torch.sort(mask.to(torch.int8), dim=1, descending=True, stable=True).indices
+            packed = order[:, :most]
+            keep = torch.gather(mask, 1, packed)
+            cells = Table(packed, keep, {("pos", None): pos[packed]})
+            sub = Batch(sub.grid, sub.action, sub.globals, {**sub.tables, ir.CELL: cells})
+            inner = _Evaluator(sub, self.schema, self.shared)
+            shape = tuple(cells.ids.shape)
+            mask = inner.value(costly, axes, 1).expand(shape) & keep
         effects = tuple(self._effect(e, axes, 1, shape, mask, inner) for e in law.effects)
         return LawOutput(law, mask, cells.ids, effects, rows)
 

@@ -11,7 +11,8 @@
 Missing entries take defaults (weight 1, the law text's initial values, q = DEFAULT_CHANGE).
 
 Globals (`step`, Crafter's `daylight`) are the world's clock, not predicted: `log_prob` does not score
-them and `sample` advances `step` by one and keeps the others.
+them; `sample` advances `step` by one and sets the others from the fitted clock
+(`params["clock"]`, see `laws.clock`; without one they keep their values).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dsl.compile_torch import compile_torch
 from dsl.predictions import cell_observable, exists_observable, field_observable
 from dsl.parse import parse
 from laws import combine
+from laws.clock import Clock
 from laws.errors import ModelError
 from laws.observables import StateView, domain_values, parse_observable
 from laws.params import ParamLayout
@@ -77,6 +79,7 @@ class WorldModel:
         self.compiled_torch = compile_torch(self.program, schema)
         self.codes = ObservableCodes(schema)
         self.params = self._complete(params or {})
+        self._clock = Clock(self.params.get("clock"), list(schema.get("globals", {})))
 
     def _complete(self, params: dict) -> dict:
         """Fitted values where given (checked), defaults for the rest; stale entries are dropped."""
@@ -96,10 +99,14 @@ class WorldModel:
         noise = params.get("noise_floor", combine.NOISE_FLOOR)
         if not _is_number(noise) or not 0 < noise < 1:
             raise ModelError("expected a probability in (0, 1)", field="noise_floor")
+        clock = params.get("clock")
+        if clock is not None:
+            _check_clock(clock)
         return {"weights": weights, "parameters": values,
                 "change": dict(params.get("change", {})), "spawn": dict(params.get("spawn", {})),
                 "noise_floor": float(noise),
-                **({"uncertainty": params["uncertainty"]} if "uncertainty" in params else {})}
+                **({"uncertainty": params["uncertainty"]} if "uncertainty" in params else {}),
+                **({"clock": clock} if clock is not None else {})}
 
     # --- tensors of the current values ------------------------------------------------------
 
@@ -303,6 +310,9 @@ class WorldModel:
         """The state with sampled observable values written in."""
         new = copy.deepcopy(state)
         new["step"] = state["step"] + 1
+        for name, value in self._clock.at(torch.tensor([new["step"]])).items():
+            if name in new:
+                new[name] = float(value[0])
         by_id = {obj["id"]: obj for obj in new["objects"]}
         player = next(obj for obj in new["objects"] if obj["kind"] == "player")
         grid = None
@@ -347,6 +357,25 @@ class WorldModel:
                 obj[attr] = copy.deepcopy(typical[attr]) if attr in typical else _default(spec,
                                                                                             self.schema)
         return obj
+
+
+def _check_clock(clock: Any) -> None:
+    """`params.json`'s clock (see `laws.clock`): a period (or null) and a list of numbers per global."""
+    if not isinstance(clock, dict) or not isinstance(clock.get("values"), dict):
+        raise ModelError("expected {\"period\": P or null, \"values\": {global: [numbers]}}",
+                         field="clock")
+    period = clock.get("period")
+    if period is not None and (not isinstance(period, int) or isinstance(period, bool)
+                               or period < 1):
+        raise ModelError("expected a whole number of steps of at least 1, or null",
+                         field="clock.period")
+    for name, values in clock["values"].items():
+        if (not isinstance(values, list) or not values
+                or not all(_is_number(v) for v in values)
+                or (period is not None and len(values) != period)):
+            raise ModelError("expected a non-empty list of numbers"
+                             + (f" ({period}, one per step of the period)" if period else ""),
+                             field=f"clock.values.{name}")
 
 
 def _is_number(value: Any) -> bool:

@@ -152,11 +152,21 @@ class Transitions:
         rows = torch.tensor(index, dtype=torch.int64, device=every.grid.device)
         action = torch.tensor([schema["actions"].index(a) for a in actions], dtype=torch.int64,
                               device=every.grid.device)
-        self.before = every.select(rows[:len(states)], action)
-        self.after = every.select(rows[len(states):])
+        self._index(every.select(rows[:len(states)], action), every.select(rows[len(states):]))
+
+    @classmethod
+    def of_batches(cls, codes: ObservableCodes, before: Batch, after: Batch) -> "Transitions":
+        """Transitions already encoded: `before` (with its actions) and `after`, row by row."""
+        data = cls.__new__(cls)
+        data.codes, data.size = codes, before.size
+        data._index(before, after)
+        return data
+
+    def _index(self, before: Batch, after: Batch) -> None:
+        self.before, self.after = before, after
         self.player = self.before.tables["player"].ids[:, 0]
-        self.objects_before = {kind: _Objects(self.before, kind) for kind in codes.kinds}
-        self.objects_after = {kind: _Objects(self.after, kind) for kind in codes.kinds}
+        self.objects_before = {kind: _Objects(self.before, kind) for kind in self.codes.kinds}
+        self.objects_after = {kind: _Objects(self.after, kind) for kind in self.codes.kinds}
 
     def observed(self, n: torch.Tensor, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(next value code, observable still defined) of observables `code` in transitions `n`."""
@@ -169,7 +179,13 @@ def build_table(laws: TorchLaws, layout: ParamLayout, codes: ObservableCodes,
     """The prediction table of N transitions (see the module docstring). `spawn`: the typical
     attributes of a new object per kind (params["spawn"]); a new object's attribute that differs
     from it is an unexplained change, as in `laws.table.TableBuilder`."""
-    data = Transitions(codes, states, actions, next_states, device)
+    return build_table_from(laws, layout, codes, Transitions(codes, states, actions, next_states,
+                                                             device), spawn)
+
+
+def build_table_from(laws: TorchLaws, layout: ParamLayout, codes: ObservableCodes,
+                     data: Transitions, spawn: dict | None = None) -> Table:
+    """The prediction table of transitions already encoded (see `build_table`)."""
     outputs = laws.predict(data.before)
     law_index = {law.name: i for i, law in enumerate(laws.program.laws)}
     constants: dict[float, int] = {1.0: 0}
@@ -189,7 +205,7 @@ def build_table(laws: TorchLaws, layout: ParamLayout, codes: ObservableCodes,
             expert_laws.append(torch.full((len(n),), law, dtype=torch.int64, device=n.device))
             experts += len(n)
     return _assemble(parts, expert_laws, experts, constants, codes, data.before, data.after,
-                     data.objects_before, data.objects_after, len(states), layout, spawn or {})
+                     data.objects_before, data.objects_after, data.size, layout, spawn or {})
 
 
 def _unique_states(states: list[dict]) -> tuple[list[dict], list[int]]:

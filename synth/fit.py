@@ -36,6 +36,7 @@ from pyro.infer.autoguide import AutoDelta, AutoLaplaceApproximation
 from pyro.infer.autoguide.initialization import init_to_value
 
 from laws import combine
+from laws.clock import fit_clock
 from laws.model import WorldModel
 from laws.table import Table, compact
 from laws.table_torch import build_table
@@ -185,6 +186,9 @@ def fit(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]],
     losses = optimise(problem, guide, config, progress)
     params = _read_params(model, problem, guide, config)
     params["spawn"] = spawn
+    clock = fit_clock((s for triple in transitions for s in (triple[0], triple[2])), model.schema)
+    if clock is not None:
+        params["clock"] = clock
     fitted = WorldModel(model.text, model.schema, params, poe_world=model.poe_world)
     with torch.no_grad():
         nll = -sum(float(fitted.log_prob_table(t).sum()) for t in full_tables)
