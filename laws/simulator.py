@@ -78,6 +78,38 @@ class SimStates:
         return SimStates(self.batch.select(index), self.step[index], self.next_id[index],
                          self.start[index], self.engines)
 
+    def replace(self, rows: torch.Tensor, other: "SimStates") -> "SimStates":
+        """These states with rows `rows` [R] taken from `other` (R states, rows in order): how a
+        vector of episodes resets the finished ones. Object tables are padded to the wider."""
+        rows = rows.to(device=self.device, dtype=torch.int64)
+        if len(rows) != other.size:
+            raise ValueError(f"{len(rows)} rows but {other.size} states")
+        mine, theirs = self.batch, other.batch
+        tables = {}
+        for kind, table in mine.tables.items():
+            width = max(table.mask.shape[1], theirs.tables[kind].mask.shape[1])
+            a, b = _widen(table, width), _widen(theirs.tables[kind], width)
+            ids, mask = a.ids.clone(), a.mask.clone()
+            ids[rows], mask[rows] = b.ids, b.mask
+            fields = {}
+            for f, column in a.fields.items():
+                column = column.clone()
+                column[rows] = b.fields[f]
+                fields[f] = column
+            tables[kind] = ObjectTable(ids, mask, fields)
+        grid = mine.grid.clone()
+        grid[rows] = theirs.grid
+        globals_ = {}
+        for name, values in mine.globals.items():
+            values = values.clone()
+            values[rows] = theirs.globals[name].to(values.dtype)
+            globals_[name] = values
+        step, next_id, start = self.step.clone(), self.next_id.clone(), self.start.clone()
+        step[rows], next_id[rows] = other.step, other.next_id
+        start[rows] = other.start + len(self.engines)
+        return SimStates(Batch(grid, mine.action, globals_, tables), step, next_id, start,
+                         self.engines + other.engines)
+
     def player(self, attr: str, key: str | None = None) -> torch.Tensor:
         """One player field over the batch: [N] (or [N, 2] for positions and directions)."""
         return self.batch.tables["player"].fields[(attr, key)][:, 0]
@@ -736,6 +768,11 @@ def _grow(table: ObjectTable, extra: int) -> ObjectTable:
 
     return ObjectTable(pad(table.ids, -1), pad(table.mask, False),
                        {f: pad(c, 0) for f, c in table.fields.items()})
+
+
+def _widen(table: ObjectTable, width: int) -> ObjectTable:
+    extra = width - table.mask.shape[1]
+    return table if extra <= 0 else _grow(table, extra)
 
 
 def _clone(states: SimStates) -> SimStates:
