@@ -3,7 +3,7 @@
 Laws read globals (Crafter's `daylight`) but do not predict them; a simulator still has to advance
 them. `fit_clock` reads, from the states of a trace, each numeric global's value at each step
 number it was seen at, and looks for the shortest period that agrees with every pair of steps
-seen that far apart (at least `MIN_OVERLAP` pairs and a third of the period). The fitted clock is
+seen that far apart (at least `MIN_OVERLAP` pairs and a tenth of the period). The fitted clock is
 stored in `params.json` as
 
     {"period": P or null, "values": {name: [v_0, ..., v_T]}}
@@ -80,7 +80,7 @@ def _period(seen: dict[int, tuple]) -> int | None:
     known = ~np.isnan(table[:, 0])
     for period in range(1, last + 1):
         both = known[:-period] & known[period:]
-        if both.sum() < max(MIN_OVERLAP, period / 3):
+        if both.sum() < max(MIN_OVERLAP, period / 10):
             continue
         if np.all(np.abs(table[:-period][both] - table[period:][both]) <= TOLERANCE):
             return period

@@ -37,7 +37,7 @@ from laws.errors import ModelError
 from laws.observables import StateView, domain_values, parse_observable
 from laws.params import ParamLayout
 from laws.table import Table, TableBuilder
-from laws.table_torch import ObservableCodes, build_table, decode_value, observable_of
+from laws.table_torch import ObservableCodes
 
 DEFAULT_CHANGE = 0.01
 
@@ -189,23 +189,13 @@ class WorldModel:
 
     def sample_batch(self, states: Sequence[dict], actions: Sequence[str], seed: int = 0,
                      unexplained: bool = False) -> list[dict]:
-        """A next state for each (state, action), the laws run once over the batch with the torch
-        back end: for many rollouts at once (the draws differ from `sample`'s for the same seed)."""
-        rng = np.random.default_rng(seed)
-        table = build_table(self.compiled_torch, self.layout, self.codes, states, actions, states)
-        named = [observable_of(code, self.codes) for code in table.group_code.tolist()]
-        names = [name for name, _ in named]
-        materials = list(self.schema["materials"])
-        values = [decode_value(code, named[group][1], materials)
-                  for code, group in zip(table.slot_code.tolist(), table.slot_group.tolist())]
-        outcomes = self._draw(table, names, values, rng)
-        result = []
-        for state, outcome in zip(states, outcomes):
-            if unexplained:
-                outcome.update(self._unexplained_changes(StateView(state, self.schema),
-                                                         set(outcome), rng))
-            result.append(self._apply(state, outcome))
-        return result
+        """A next state for each (state, action), drawn by the batched simulator
+        (`laws.simulator`) in one step: the same model as `sample`, other draws for one seed."""
+        from laws.simulator import Simulator   # it builds on this module's tables
+        simulator = Simulator(self, unexplained=unexplained)
+        generator = torch.Generator().manual_seed(seed)
+        return simulator.decode(simulator.step(simulator.encode(states), list(actions),
+                                               generator))
 
     def _draw(self, table: Table, names: list[str], values: list,
               rng: np.random.Generator) -> list[dict[str, Any]]:
