@@ -14,10 +14,15 @@ lead to the choices the real world rewards?
     achievements unlocked per episode and the Crafter score with 95% bootstrap intervals over
     episodes, beside a random policy and the same planner using the true world as its model.
 
-Any object with `sample(state, action, seed) -> next_state` can be the model; a law model's
-rollouts are imagined as one `WorldModel.sample_batch` call per step.
+Any object with `sample(state, action, seed) -> next_state` can be the model. A law model's
+rollouts are imagined with the batched simulator (`laws.simulator`): the start states encoded once,
+all rollouts advanced by one `Simulator.step` per imagined step (seeded torch generators: the same
+seed, the same rollouts), and what the objective and the fixed scripts need read from the tensors
+(closed-loop strategies decode the states they act on). Other models (the real game) are stepped
+one `sample` call per transition.
 
     python experiments/planning.py MODEL_DIR [--trials 16] [--episodes 20] [--steps 100]
+        [--rollouts 256] [--device cpu]
 """
 
 from __future__ import annotations
@@ -28,27 +33,32 @@ import dataclasses
 import hashlib
 import math
 import time
+import weakref
 from typing import Callable, Protocol
 
 import numpy as np
+import torch
 
 from envs.crafter_world import CrafterWorld
 from envs.state import find_player
 from experiments.scenarios import Edit, cleared
 from experiments.stats import statistic_ci
+from laws.model import WorldModel
+from laws.simulator import SimStates, Simulator
 
 # --- settings (CleanRL style) -------------------------------------------------------------------
 TRIALS = 16           # rollouts per strategy and model in strategy ranking
 EPISODES = 20         # MPC / random episodes (the same starts for every agent)
 STEPS = 100           # real steps per episode (fewer if the player dies)
 HORIZON = 8           # MPC: imagined steps per action sequence
-ROLLOUTS = 32         # MPC: imagined sequences per plan (at least one per first action)
+ROLLOUTS = 256        # MPC: imagined sequences per plan (at least one per first action)
 MAX_RUN = 2           # MPC: a sequence is runs of one action repeated 1..MAX_RUN times
 REPLAN = 4            # MPC: real actions taken from each plan before planning again
 DISCOUNT = 0.9        # MPC: an achievement imagined at step t counts DISCOUNT ** t
 HEALTH_WEIGHT = 0.1   # MPC: value of one health point against one new achievement
 DEATH_COST = 5.0      # MPC: cost of an imagined death
 SEED = 0
+DEVICE = "cpu"        # where a law model's simulator holds its rollouts (--device)
 CLEAR = 4             # grass cleared around the player in a situation (square of side 2*CLEAR+1)
 
 MOVES = {(-1, 0): "move_left", (1, 0): "move_right", (0, -1): "move_up", (0, 1): "move_down"}
@@ -56,7 +66,8 @@ MOVES = {(-1, 0): "move_left", (1, 0): "move_right", (0, -1): "move_up", (0, 1):
 
 class Model(Protocol):
     """What planning needs of a model: a next state drawn for (state, action) with a seed. A model
-    whose `.model` has `sample_batch` (a `LawModel`) is asked for many transitions at once."""
+    whose `.model` is a `WorldModel` (a `LawModel`) is simulated in batches instead (see
+    `simulator_of`)."""
 
     def sample(self, state: dict, action: str, seed: int) -> dict: ...
 
@@ -85,9 +96,19 @@ class Situation:
     tie: float  # mean scores closer than this count as equal
 
 
-def script(*actions: str) -> Policy:
+@dataclasses.dataclass(frozen=True)
+class Script:
+    """A fixed action sequence (then noop): a policy that never reads the state, so a simulated
+    rollout of it needs no decoding."""
+    actions: tuple[str, ...]
+
+    def __call__(self, state: dict | None, t: int) -> str:
+        return self.actions[t] if t < len(self.actions) else "noop"
+
+
+def script(*actions: str) -> Script:
     """A fixed action sequence (then noop)."""
-    return lambda state, t: actions[t] if t < len(actions) else "noop"
+    return Script(tuple(actions))
 
 
 def hunt(kind: str) -> Policy:
@@ -204,17 +225,43 @@ def start_of(situation: Situation, strategy: Strategy) -> dict:
 
 # --- imagined rollouts --------------------------------------------------------------------------
 
-def imagine(model: Model, states: list[dict], actions: list[str], seed: int) -> list[dict]:
-    """One imagined step of each (state, action). A law model (its `.model` has `sample_batch`)
-    draws them all in one batch (a plan's 256 transitions: ~15% less time than one `sample` call
-    each); other models (the real game cannot batch) get one `sample` call per pair. A laws model
-    that draws the noise floor's "some other value" for an observable without a finite domain (e.g.
-    a float counter) leaves None there; such attributes keep their value from the state before, so
-    the rollout can go on."""
+def simulator_of(model: Model) -> Simulator | None:
+    """The batched simulator (`laws.simulator`) of a law model (one whose `.model` is a
+    `WorldModel`: a `LawModel`), built once per model and device; None for other models (the real
+    game cannot batch). It draws the noise floor's share as `sample` does and the unexplained
+    changes only when the model's `unexplained` is set."""
     inner = getattr(model, "model", None)
-    if hasattr(inner, "sample_batch"):
-        after = inner.sample_batch(states, actions, seed,
-                                   unexplained=getattr(model, "unexplained", False))
+    if not isinstance(inner, WorldModel):
+        return None
+    unexplained = bool(getattr(model, "unexplained", False))
+    key = (id(inner), unexplained, str(DEVICE))
+    try:
+        built = _SIMULATORS.setdefault(model, {})
+    except TypeError:   # a wrapper that cannot be weakly referenced: no cache
+        built = {}
+    if key not in built:
+        built[key] = Simulator(inner, device=DEVICE, noise=True, unexplained=unexplained)
+    return built[key]
+
+
+# Simulators by wrapper (a simulator refers to its WorldModel, never to the wrapper, so a wrapper
+# that goes away takes its simulators with it).
+_SIMULATORS: "weakref.WeakKeyDictionary[Model, dict]" = weakref.WeakKeyDictionary()
+
+
+def _generator(sim: Simulator, seed: int) -> torch.Generator:
+    return torch.Generator(device=sim.device).manual_seed(seed)
+
+
+def imagine(model: Model, states: list[dict], actions: list[str], seed: int) -> list[dict]:
+    """One imagined step of each (state, action). A law model draws them all in one batched
+    simulator step (encoded, stepped and decoded); other models (the real game cannot batch) get
+    one `sample` call per pair. A model that draws the noise floor's "some other value" for an
+    observable without a finite domain (e.g. a float counter) and leaves None there gets the value
+    from the state before, so the rollout can go on."""
+    sim = simulator_of(model)
+    if sim is not None:
+        after = sim.decode(sim.step(sim.encode(states), list(actions), _generator(sim, seed)))
     else:
         after = [model.sample(state, action, _seed(seed, i))
                  for i, (state, action) in enumerate(zip(states, actions))]
@@ -241,8 +288,12 @@ def alive(state: dict) -> bool:
 def imagine_rollouts(model: Model, starts: list[dict], policies: list[Policy], steps: int,
                      seed: int) -> list[list[dict]]:
     """The imagined states after each step of `policies[i]` from `starts[i]`, for up to `steps`
-    steps; all rollouts advance together (one `imagine` batch per step) and one stops when the
-    player's health is gone."""
+    steps; all rollouts advance together and one stops when the player's health is gone. A law
+    model's rollouts are encoded once and advanced by one simulator step per imagined step (each
+    step's states decoded for the trajectories and the policies); other models get `imagine`."""
+    sim = simulator_of(model)
+    if sim is not None:
+        return _simulated_rollouts(sim, starts, policies, steps, seed)
     trajectories: list[list[dict]] = [[] for _ in starts]
     current, live = list(starts), list(range(len(starts)))
     for t in range(steps):
@@ -255,6 +306,97 @@ def imagine_rollouts(model: Model, starts: list[dict], policies: list[Policy], s
         if not live:
             break
     return trajectories
+
+
+def _simulated_rollouts(sim: Simulator, starts: list[dict], policies: list[Policy], steps: int,
+                        seed: int) -> list[list[dict]]:
+    trajectories: list[list[dict]] = [[] for _ in starts]
+    if not starts or steps <= 0:
+        return trajectories
+    generator = _generator(sim, seed)
+    states, current, live = sim.encode(starts), list(starts), list(range(len(starts)))
+    for t in range(steps):
+        states = sim.step(states, [policies[i](state, t) for i, state in zip(live, current)],
+                          generator)
+        current = sim.decode(states)
+        for i, state in zip(live, current):
+            trajectories[i].append(state)
+        keep = [k for k, state in enumerate(current) if alive(state)]
+        if not keep:
+            break
+        if len(keep) < len(live):
+            states = states.select(torch.tensor(keep, device=states.device))
+            current, live = [current[k] for k in keep], [live[k] for k in keep]
+    return trajectories
+
+
+def imagine_ends(model: Model, starts: list[dict], policies: list[Policy], steps: int,
+                 seed: int) -> list[dict]:
+    """The last imagined state of each rollout of `imagine_rollouts` (where the player's health
+    ran out, or after `steps` steps; the start itself when there were none). A law model keeps the
+    rollouts as tensors: one simulator step per imagined step for all of them, the actions of
+    fixed scripts (`script`) read from a table, only the closed-loop policies' states decoded (each
+    step, for the rollouts still alive), a rollout's state decoded when its player dies and the
+    rest at the end."""
+    sim = simulator_of(model)
+    if sim is None:
+        return [states[-1] if states else start for start, states in
+                zip(starts, imagine_rollouts(model, starts, policies, steps, seed))]
+    if not starts or steps <= 0:
+        return list(starts)
+    ends: list[dict | None] = [None] * len(starts)
+    dev = sim.device
+    scripted = [isinstance(p, Script) for p in policies]
+    table = torch.tensor([[sim.actions.index(p(None, t)) if fixed else 0 for t in range(steps)]
+                          for p, fixed in zip(policies, scripted)], dtype=torch.int64)
+    looped = [i for i, fixed in enumerate(scripted) if not fixed]
+    generator = _generator(sim, seed)
+    states = sim.encode(starts)
+    done = torch.zeros(len(starts), dtype=torch.bool, device=dev)
+    health = _player_field(states, "inventory", "health")
+    current = {i: starts[i] for i in looped}
+    for t in range(steps):
+        actions = table[:, t].clone()
+        for i, state in current.items():
+            actions[i] = sim.actions.index(policies[i](state, t))
+        states = sim.step(states, actions.to(dev), generator)
+        if health is None:
+            dead = done
+        else:
+            dead = _player_field(states, "inventory", "health") <= 0
+            for i, state in zip(_rows(dead & ~done), _decoded(sim, states, dead & ~done)):
+                ends[i] = state
+        done = done | dead
+        if bool(done.all()):
+            break
+        if t + 1 < steps:
+            wanted = [i for i in looped if not bool(done[i])]
+            current = dict(zip(wanted, _decoded_rows(sim, states, wanted)))
+    rest = [i for i, end in enumerate(ends) if end is None]
+    for i, state in zip(rest, _decoded_rows(sim, states, rest)):
+        ends[i] = state
+    return ends
+
+
+def _player_field(states: SimStates, attr: str, key: str | None = None) -> torch.Tensor | None:
+    """The player's field over the batch, None when the schema has no such field."""
+    if (attr, key) not in states.batch.tables["player"].fields:
+        return None
+    return states.player(attr, key)
+
+
+def _rows(mask: torch.Tensor) -> list[int]:
+    return mask.nonzero().flatten().tolist()
+
+
+def _decoded(sim: Simulator, states: SimStates, mask: torch.Tensor) -> list[dict]:
+    return _decoded_rows(sim, states, _rows(mask))
+
+
+def _decoded_rows(sim: Simulator, states: SimStates, rows: list[int]) -> list[dict]:
+    if not rows:
+        return []
+    return sim.decode(states.select(torch.tensor(rows, device=states.device)))
 
 
 # --- intervals ----------------------------------------------------------------------------------
@@ -273,13 +415,13 @@ def score_of(unlocked: np.ndarray) -> float:
 
 def strategy_scores(model: Model, situation: Situation, trials: int,
                     seed: int) -> list[list[float]]:
-    """Task scores of `trials` rollouts of each strategy in `model` (all imagined together)."""
+    """Task scores of `trials` rollouts of each strategy in `model` (all imagined together, see
+    `imagine_ends`)."""
     starts = [start_of(situation, strategy) for strategy in situation.strategies]
-    ends = imagine_rollouts(model, [s for s in starts for _ in range(trials)],
-                            [s.policy for s in situation.strategies for _ in range(trials)],
-                            situation.steps, _seed(seed, situation.name))
-    scores = [situation.measure(starts[k // trials], (states or [starts[k // trials]])[-1])
-              for k, states in enumerate(ends)]
+    ends = imagine_ends(model, [s for s in starts for _ in range(trials)],
+                        [s.policy for s in situation.strategies for _ in range(trials)],
+                        situation.steps, _seed(seed, situation.name))
+    scores = [situation.measure(starts[k // trials], end) for k, end in enumerate(ends)]
     return [scores[i * trials:(i + 1) * trials] for i in range(len(starts))]
 
 
@@ -346,6 +488,44 @@ def objective(now: dict, imagined: list[dict], discount: float = DISCOUNT) -> fl
     return value + HEALTH_WEIGHT * (find_player(imagined[-1])["inventory"]["health"] - health)
 
 
+class TensorObjective:
+    """`objective` of a batch of imagined rollouts from the real state `now`, accumulated from the
+    player's tensors step by step (`add` after each imagined step t = 0, 1, ...; `values` [N]).
+    A rollout whose player died counts no later step (as `objective`, which stops there)."""
+
+    def __init__(self, now: dict, states: SimStates, discount: float = DISCOUNT):
+        player = find_player(now)
+        fields = states.batch.tables["player"].fields
+        self.keys = [k for k in player.get("achievements", {}) if ("achievements", k) in fields]
+        self.has_health = ("inventory", "health") in fields
+        self.discount = discount
+        n, dev = states.size, states.device
+        self.have = torch.tensor([player["achievements"][k] > 0 for k in self.keys],
+                                 dtype=torch.bool, device=dev).expand(n, len(self.keys)).clone()
+        self.start_health = float(player.get("inventory", {}).get("health", 0))
+        self.health = torch.full((n,), self.start_health, dtype=torch.float64, device=dev)
+        self.value = torch.zeros(n, dtype=torch.float64, device=dev)
+        self.done = torch.zeros(n, dtype=torch.bool, device=dev)
+
+    def add(self, states: SimStates, t: int) -> None:
+        live = ~self.done
+        if self.keys:
+            unlocked = torch.stack([states.player("achievements", k) for k in self.keys], 1) > 0
+            new = (unlocked & ~self.have).sum(1).to(torch.float64)
+            self.value += torch.where(live, new * self.discount ** t, 0.0)
+            self.have |= unlocked & live.unsqueeze(1)
+        if self.has_health:
+            health = states.player("inventory", "health").to(torch.float64)
+            died = live & (health <= 0)
+            self.value -= torch.where(died, DEATH_COST, 0.0)
+            self.health = torch.where(live, health, self.health)
+            self.done |= died
+
+    def values(self) -> torch.Tensor:
+        kept = HEALTH_WEIGHT * (self.health - self.start_health)
+        return self.value + torch.where(self.done, 0.0, kept)
+
+
 def action_sequence(first: str, actions: list[str], horizon: int, max_run: int,
                     rng: np.random.Generator) -> list[str]:
     """`horizon` actions in runs of one action repeated 1..`max_run` times (the first run is of
@@ -367,11 +547,33 @@ def plan(model: Model, state: dict, actions: list[str], rng: np.random.Generator
     firsts = [actions[i] for i in rng.permutation(len(actions))]
     sequences = [action_sequence(firsts[i % len(actions)], actions, horizon, max_run, rng)
                  for i in range(max(rollouts, len(actions)))]
-    trajectories = imagine_rollouts(model, [state] * len(sequences),
-                                    [script(*s) for s in sequences], horizon,
-                                    int(rng.integers(2 ** 31)))
-    values = np.array([objective(state, states) for states in trajectories])
+    values = imagined_values(model, state, sequences, int(rng.integers(2 ** 31)))
     return sequences[int(rng.choice(np.flatnonzero(values >= values.max() - 1e-9)))]
+
+
+def imagined_values(model: Model, state: dict, sequences: list[list[str]],
+                    seed: int) -> np.ndarray:
+    """The objective of each action sequence (all of one length) imagined from `state`. A law
+    model: `state` encoded once into one row per sequence, one simulator step per imagined step
+    for all of them (rollouts whose player died are stepped on but no longer counted), the
+    objective read from the player's tensors (`TensorObjective`). Other models: `imagine_rollouts`
+    and `objective` on the states."""
+    sim = simulator_of(model)
+    if sim is None:
+        trajectories = imagine_rollouts(model, [state] * len(sequences),
+                                        [script(*s) for s in sequences], len(sequences[0]), seed)
+        return np.array([objective(state, states) for states in trajectories])
+    table = torch.tensor([[sim.actions.index(a) for a in s] for s in sequences],
+                         dtype=torch.int64, device=sim.device)
+    generator = _generator(sim, seed)
+    states = sim.repeat([state], len(sequences))
+    value = TensorObjective(state, states)
+    for t in range(table.shape[1]):
+        states = sim.step(states, table[:, t], generator)
+        value.add(states, t)
+        if bool(value.done.all()):
+            break
+    return value.values().cpu().numpy()
 
 
 def episode_starts(world: CrafterWorld, episodes: int, seed: int) -> list[dict]:
@@ -516,8 +718,10 @@ def evaluate(models: list, world: CrafterWorld, trials: int = TRIALS, episodes: 
 
 
 def main() -> None:
+    global DEVICE
     from experiments.models import LawModel
     from laws.folder import load_model
+    from laws.simulator import resolve_device
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="model folders")
@@ -529,7 +733,11 @@ def main() -> None:
     parser.add_argument("--replan", type=int, default=REPLAN)
     parser.add_argument("--max-run", type=int, default=MAX_RUN)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--device", default=DEVICE, help="the law models' simulator device "
+                        "(cpu, cuda)")
     args = parser.parse_args()
+
+    DEVICE = str(resolve_device(args.device))
 
     models = [LawModel(load_model(folder)[0], folder, unexplained=False) for folder in args.models]
     began = time.perf_counter()

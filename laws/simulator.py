@@ -36,6 +36,7 @@ Same model, same seed, same device, same inputs: the same rollout.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import os
@@ -49,8 +50,8 @@ from laws import combine
 from laws.clock import Clock
 from laws.errors import ModelError
 from laws.observables import Observable, domain_size
-from laws.table_torch import (CODE_BITS, ID_BITS, _Objects, _effect_entries, _keys,
-                              build_table_from, Transitions)
+from laws.table_torch import (CODE_BITS, ID_BITS, Transitions, _Objects, _effect_entries, _keys,
+                              batch_rows, build_table_from, effect_rows)
 
 # Bytes a simulator may plan to hold per step, as a share of the memory available (see `check_size`).
 MEMORY_SHARE = 0.5
@@ -168,6 +169,7 @@ class Simulator:
             cdf[p, :count] = (values / values.sum()).cumsum(0)
         self.label_cdf = cdf
         self._domains = self._class_domains()
+        self._lone = self._lone_effects()
         self.spawn = model.params.get("spawn", {})
 
     # --- the edges -------------------------------------------------------------------------
@@ -281,10 +283,18 @@ class Simulator:
         player = batch.tables["player"].ids[:, 0]
         constants: dict[float, int] = {1.0: 0}
         ns, codes, experts_of, outcomes, probs, olds, objects, laws = [], [], [], [], [], [], [], []
+        lone: list[tuple] = []   # (rows, codes, new value, old value, P(new)) of lone effects
         experts = 0
         for law_index, out in enumerate(outputs):
             kind = self.kinds[out.law.kind] if out.law.kind is not None else "player"
-            for effect_out in out.effects:
+            for effect_index, effect_out in enumerate(out.effects):
+                single = self._lone[law_index][effect_index]
+                if single is not None:
+                    rows = effect_rows(effect_out, out, kind, player, self.codes)
+                    if rows is not None:
+                        where, code, values, old = rows
+                        lone.append((batch_rows(out, where), code, values[:, 0], old, single))
+                    continue
                 part = _effect_entries(effect_out, out, kind, player, self.codes, self.layout,
                                        constants)
                 if part is None:
@@ -300,9 +310,16 @@ class Simulator:
                 experts_of.append(torch.arange(experts, experts + len(n), device=self.device))
                 experts += len(n)
         new = _clone(states)
+        writes = []
         if experts:
-            self._draw_and_write(new, batch, constants, ns, codes, experts_of, outcomes, probs,
-                                 olds, objects, laws, experts, generator)
+            writes.append(self._draw(batch, constants, ns, codes, experts_of, outcomes, probs,
+                                     olds, objects, laws, experts, generator))
+        if lone:
+            writes.append(self._draw_lone(lone, generator))
+        if writes:
+            self._write(new, batch, *(torch.cat(parts) for parts in zip(*writes)))
+        ns = ns + [part[0] for part in lone]
+        codes = codes + [part[1] for part in lone]
         if self.unexplained:
             self._unexplained(new, states, ns, codes, generator)
         new.step = states.step + 1
@@ -315,8 +332,85 @@ class Simulator:
         new.batch = Batch(new.batch.grid, new.batch.action, globals_, new.batch.tables)
         return new
 
-    def _draw_and_write(self, new: SimStates, batch: Batch, constants, ns, codes, experts_of,
-                        outcomes, probs, olds, objects, laws, experts, generator) -> None:
+    def _lone_effects(self) -> list[list[torch.Tensor | None]]:
+        """Per law and effect: P(its outcome) as a 0-dim tensor when each of its predictions is
+        alone on its observable (no other effect targets that class, and one firing cannot
+        predict one observable twice), and it is deterministic or a Bernoulli; else None. Such
+        predictions are drawn one by one, without grouping experts."""
+        def class_of(law: ir.Law, target) -> int:
+            kind = self.kinds[law.kind] if law.kind is not None else "player"
+            if isinstance(target, ir.FieldTarget):
+                owner = "player" if target.var == "player" else kind
+                return self.codes.index[(owner, target.attr, target.key)]
+            if isinstance(target, ir.ExistsTarget):
+                return self.codes.index[(kind, "exists", None)]
+            if isinstance(target, ir.CellTarget):
+                return self.codes.cell
+            return self.codes.spawn + target.kind
+
+        laws = self.laws.program.laws
+        if self.poe_world:   # PoE-World weighs every expert, alone or not
+            return [[None] * len(law.effects) for law in laws]
+        targets = collections.Counter(class_of(law, e.target) for law in laws for e in law.effects)
+        result = []
+        for law in laws:
+            row = []
+            for effect in law.effects:
+                target = effect.target
+                once = False
+                if law.kind is None and not law.cells:   # one firing a state
+                    once = True
+                elif law.kind is not None:   # one firing per object: its own fields
+                    once = isinstance(target, (ir.FieldTarget, ir.ExistsTarget)) and (
+                        getattr(target, "var", None) == law.var)
+                elif law.cells:   # one firing per cell: that cell
+                    once = (isinstance(target, (ir.CellTarget, ir.SpawnTarget))
+                            and target.pos == ir.Field(law.var, "pos", None, ir.POS))
+                if effect.labels or not once or targets[class_of(law, target)] != 1:
+                    row.append(None)
+                    continue
+                if effect.param is not None:
+                    chance = self.probabilities[self.layout.index(effect.param)]
+                else:
+                    chance = torch.tensor(1.0 if effect.prob is None else effect.prob,
+                                          dtype=torch.float64, device=self.device)
+                row.append(chance)
+            result.append(row)
+        return result
+
+    def _draw_lone(self, lone: list[tuple], generator) -> tuple:
+        """Draws of predictions alone on their observables: with the lone expert's weight of 1,
+        P(value) = (1 - eps) p(value) + eps / D exactly, and the rest of the domain shares eps."""
+        rows = torch.cat([part[0] for part in lone])
+        code = torch.cat([part[1] for part in lone])
+        value = torch.cat([part[2] for part in lone])
+        old = torch.cat([part[3] for part in lone])
+        chance = torch.cat([part[4].expand(len(part[0])) for part in lone])
+        group_class = self.codes.class_of(code)
+        domain = self.domain[group_class]
+        same = value == old
+        p_new = (1 - self.eps) * torch.where(same, torch.ones_like(chance), chance) + self.eps / domain
+        p_old = torch.where(same, torch.zeros_like(chance),
+                            (1 - self.eps) * (1 - chance) + self.eps / domain)
+        u = torch.rand(len(rows), generator=generator, dtype=torch.float64, device=self.device)
+        if not self.noise:
+            u = u * (p_new + p_old)
+        drawn = torch.where(u < p_new, value, old)
+        rest = (u >= p_new + p_old).nonzero().flatten()
+        if len(rest):
+            # Some other value: the named ones are (new, old).
+            slot_group = torch.arange(len(rest), device=self.device).repeat_interleave(2)
+            slot_value = torch.stack([value[rest], old[rest]], 1).reshape(-1)
+            drawn[rest] = self._other_values(torch.arange(len(rest), device=self.device),
+                                             group_class[rest], slot_group, slot_value, old[rest],
+                                             generator)
+        changed = drawn != old
+        return rows[changed], code[changed], group_class[changed], drawn[changed]
+
+    def _draw(self, batch: Batch, constants, ns, codes, experts_of, outcomes, probs, olds,
+              objects, laws, experts, generator) -> tuple:
+        """(rows, observable codes, classes, drawn value codes) of every predicted observable
+        whose experts are combined as a product."""
         dev = self.device
         long = dict(dtype=torch.int64, device=dev)
         offset = len(constants)
@@ -389,7 +483,7 @@ class Simulator:
         # Coupled categorical draws: one label per (row, parameter, object).
         self._coupled(drawn, expert_group, expert_n, expert_object, entry_expert, entry_prob,
                       entry_slot, offset, slot_value, groups, generator)
-        self._write(new, batch, group_n, group_code, group_class, drawn)
+        return group_n, group_code, group_class, drawn
 
     def _coupled(self, drawn, expert_group, expert_n, expert_object, entry_expert, entry_prob,
                  entry_slot, offset, slot_value, groups, generator) -> None:

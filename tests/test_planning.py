@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from experiments import planning
 from experiments.models import LawModel, TrueModel
 from experiments.stats import statistic_ci
 from laws.model import WorldModel
+from laws.simulator import Simulator
 from toy_laws import BERRY, facing_bush
 
 
@@ -75,23 +77,98 @@ class Sequential:
         return self.model_only.sample(state, action, seed, unexplained=False)
 
 
-def test_batched_rollouts_of_a_law_model_match_one_at_a_time():
+@pytest.fixture()
+def step_sizes(monkeypatch):
+    """The batch size of every `Simulator.step` call made during the test."""
+    sizes = []
+    step = Simulator.step
+
+    def counted(self, states, actions, generator=None):
+        sizes.append(states.size)
+        return step(self, states, actions, generator)
+
+    monkeypatch.setattr(Simulator, "step", counted)
+    return sizes
+
+
+@pytest.fixture(scope="module")
+def crafter_laws(crafter_world):
+    """The hand-written Crafter laws, unfitted, as planning's law model."""
+    text = open(pathlib.Path(__file__).parent.parent / "examples" / "crafter.law").read()
+    return LawModel(WorldModel(text, crafter_world.schema), "handwritten", unexplained=False)
+
+
+def test_simulated_rollouts_of_a_law_model_match_one_at_a_time(step_sizes):
     world = ToyWorld()
     model = WorldModel(BERRY, world.schema, {"parameters": {"berry_chance": 0.3}})
     starts = [facing_bush(world, k) for k in range(300)]
     policies = [planning.script("do", "do", "do")] * len(starts)
-    calls = []
-    batch_of = model.sample_batch
-    model.sample_batch = lambda *args, **kw: calls.append(len(args[0])) or batch_of(*args, **kw)
-    batched = planning.imagine_rollouts(LawModel(model, "berry", unexplained=False), starts,
-                                        policies, 3, seed=1)
+    law_model = LawModel(model, "berry", unexplained=False)
+    batched = planning.imagine_rollouts(law_model, starts, policies, 3, seed=1)
+    assert step_sizes == [300, 300, 300]  # one simulator step per imagined step, not per rollout
+    ends = planning.imagine_ends(law_model, starts, policies, 3, seed=1)
+    assert step_sizes[3:] == [300, 300, 300]
     single = planning.imagine_rollouts(Sequential(model), starts, policies, 3, seed=1)
-    assert calls == [300, 300, 300]  # one batch per step, not one call per rollout
+    assert len(step_sizes) == 6  # `sample` is not the simulator
     berries = [[find_player(states[-1])["inventory"]["berry"] for states in run]
                for run in (batched, single)]
+    berries.append([find_player(end)["inventory"]["berry"] for end in ends])
     assert all(len(states) == 3 for states in batched)
     for got in berries:  # 3 tries at 0.3: mean 0.9, standard error 0.8 / sqrt(300) = 0.046
         assert np.mean(got) == pytest.approx(0.9, abs=0.15)
+    again = planning.imagine_ends(law_model, starts, policies, 3, seed=1)
+    other = planning.imagine_ends(law_model, starts, policies, 3, seed=2)
+    assert again == ends and other != ends  # seeded
+
+
+def test_mpc_plan_of_a_law_model_steps_all_rollouts_at_once(crafter_laws, crafter_world,
+                                                            crafter_start, step_sizes):
+    assert planning.ROLLOUTS >= 256
+    plans = [planning.plan(crafter_laws, crafter_start, crafter_world.actions,
+                           np.random.default_rng(3), horizon=2) for _ in range(2)]
+    # one step of all the decision's rollouts per imagined step
+    assert step_sizes == [planning.ROLLOUTS] * 2 * 2
+    assert plans[0] == plans[1] and len(plans[0]) == 2  # deterministic for a seed
+    assert set(plans[0]) <= set(crafter_world.actions)
+
+
+def test_tensor_objective_matches_the_objective_of_states(crafter_laws, crafter_start):
+    def changed(state, health=None, **achievements):
+        state = copy.deepcopy(state)
+        player = find_player(state)
+        player["achievements"].update(achievements)
+        if health is not None:
+            player["inventory"]["health"] = health
+        return state
+
+    now = changed(crafter_start, collect_wood=1)
+    health = find_player(now)["inventory"]["health"]
+    later = changed(now, collect_sapling=1)
+    trajectories = [
+        [now, now, now],                                      # nothing new
+        [now, later, changed(later, health - 2)],             # one achievement, health lost
+        [now, changed(later, 0), changed(later, 5, place_table=1)],  # dies at step 1
+        [later, later, changed(later, health + 1, eat_cow=2)],  # two achievements, health gained
+        [changed(now, 0)] * 3,                                # dies at once
+    ]
+    sim = planning.simulator_of(crafter_laws)
+    objective = planning.TensorObjective(now, sim.repeat([now], len(trajectories)))
+    for t in range(3):
+        objective.add(sim.encode([states[t] for states in trajectories]), t)
+    expected = [planning.objective(now, states) for states in trajectories]
+    assert objective.values().tolist() == pytest.approx(expected)
+    assert expected[1] == pytest.approx(planning.DISCOUNT - 2 * planning.HEALTH_WEIGHT)
+
+
+def test_strategy_ranking_of_a_law_model_mixes_scripts_and_closed_loop(crafter_laws,
+                                                                       crafter_world, cases,
+                                                                       step_sizes):
+    (fight,) = [c for c in cases if c.name == "zombie_fight"]  # two hunts and a script
+    scores = planning.strategy_scores(crafter_laws, fight, trials=3, seed=1)
+    assert len(step_sizes) <= fight.steps and set(step_sizes) == {9}
+    assert [len(s) for s in scores] == [3, 3, 3]
+    assert scores[2] == [0.0, 0.0, 0.0]  # walking away defeats nothing
+    assert scores == planning.strategy_scores(crafter_laws, fight, trials=3, seed=1)
 
 
 def test_situations_load_and_strategies_are_valid(crafter_world, cases):
