@@ -200,11 +200,18 @@ class _Evaluator:
             return _at_depth(self.named[node.name], self.n, depth)
         if isinstance(node, ir.Const):
             return self.shared.constant(node, self.device)
-        if isinstance(node, (ir.Apply, ir.Quantify, ir.Component)) and self.shared.unbound(node):
-            key = self.shared.key(node)
+        if isinstance(node, (ir.Apply, ir.Quantify, ir.Component)):
+            free = self.shared.free_vars(node)
+            if free <= {"player"}:
+                key = self.shared.key(node)
+                if key not in self.memo:
+                    self.memo[key] = self._value(node, {"player": axes["player"]}, 0)
+                return _at_depth(self.memo[key], self.n, depth)
+            # A subexpression of bound objects: shared by laws that bind the same names alike.
+            key = (self.shared.key(node), depth, tuple((v, axes[v]) for v in sorted(free)))
             if key not in self.memo:
-                self.memo[key] = self._value(node, {"player": axes["player"]}, 0)
-            return _at_depth(self.memo[key], self.n, depth)
+                self.memo[key] = self._value(node, axes, depth)
+            return self.memo[key]
         return self._value(node, axes, depth)
 
     def _value(self, node: ir.Node, axes: dict, depth: int):
@@ -253,6 +260,10 @@ class _Evaluator:
             if isinstance(then, tuple):
                 return (torch.where(cond, then[0], orelse[0]), torch.where(cond, then[1], orelse[1]))
             return torch.where(cond, then, orelse)
+        if op in ("material", "kind_at") and self._own_cell(node.args[0], axes):
+            grid = self.batch.grid if op == "material" else self.occupancy
+            return self.shaped(grid.reshape(self.n, grid.shape[1] * grid.shape[2]).to(torch.int64),
+                               1, depth)
         if op == "material":
             return self.material(*args[0])
         if op == "kind_at":
@@ -288,12 +299,29 @@ class _Evaluator:
             return found
         raise ValueError(f"unknown operation {op}")
 
+    def _own_cell(self, node: ir.Node, axes: dict) -> bool:
+        """Whether `node` is the position of a `for each cell` law's cell while the cells are all
+        of the grid in order (then reading a cell is reading the grid as it is)."""
+        return (isinstance(node, ir.Field) and node.attr == "pos" and node.var in axes
+                and axes[node.var] == (ir.CELL, 1) and self.batch.cache.get("every_cell", False))
+
     def material(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.lookup(self.batch.grid, x, y)
 
     def near(self, x: torch.Tensor, y: torch.Tensor, material: int, radius: int) -> torch.Tensor:
-        """`near((x, y), material, radius)` from a summed-area table of the material's cells: four
-        lookups per position, whatever the radius (cells outside the grid never match)."""
+        """`near((x, y), material, radius)`: for few positions (the player's) the window around
+        each is read; for many, a summed-area table of the material's cells gives four lookups
+        per position, whatever the radius (cells outside the grid never match)."""
+        x, y = torch.broadcast_tensors(x, y)
+        side = 2 * radius + 1
+        if x.numel() * side * side < self.batch.grid.numel() * 4 and material not in self._areas:
+            # Few positions (the player's): read the window around each instead of building the
+            # material's summed-area table over every grid.
+            offsets = torch.arange(-radius, radius + 1, device=self.device)
+            dx = offsets.repeat(side)
+            dy = offsets.repeat_interleave(side)
+            cells = self.lookup(self.batch.grid, x.unsqueeze(-1) + dx, y.unsqueeze(-1) + dy)
+            return (cells == material).any(-1)
         if material not in self._areas:
             cells = (self.batch.grid == material).to(torch.int32)
             # int16 holds any count of a grid of up to 32,767 cells; int32 beyond.
@@ -303,7 +331,6 @@ class _Evaluator:
             table[:, 1:, 1:] = cells.cumsum(1, dtype=torch.int32).cumsum(2, dtype=torch.int32)
             self._areas[material] = table
         table = self._areas[material]
-        x, y = torch.broadcast_tensors(x, y)
         height, width = table.shape[1] - 1, table.shape[2] - 1
         x0, x1 = (x - radius).clamp(0, width), (x + radius + 1).clamp(0, width)
         y0, y1 = (y - radius).clamp(0, height), (y + radius + 1).clamp(0, height)
@@ -462,7 +489,8 @@ class TorchLaws:
                                                               dtype=torch.bool,
                                                               device=batch.grid.device),
                       {("pos", None): pos.expand(len(rows), -1, -1)})
-        sub = Batch(sub.grid, sub.action, sub.globals, {**sub.tables, ir.CELL: cells})
+        sub = Batch(sub.grid, sub.action, sub.globals, {**sub.tables, ir.CELL: cells},
+                    {"every_cell": True})
         axes = {**player, law.var: (ir.CELL, 1)}
         # Conditions without a quantifier first, on every cell; the cells where they hold are then
         # packed to the left ([R, K], K the most in any row) for the quantified conditions, which

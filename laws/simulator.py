@@ -3,7 +3,7 @@
     sim = Simulator(model, device="cpu")             # model: a laws.model.WorldModel
     states = sim.encode(list_of_plain_states)       # once, at the edge
     gen = torch.Generator(device="cpu").manual_seed(0)
-    states, outcome = sim.step(states, actions, gen)  # actions: [N] action indices
+    states = sim.step(states, actions, gen)          # actions: [N] action indices (or names)
     plain = sim.decode(states)                      # once, at the other edge
 
 A batch of states (`SimStates`) is a flat struct of tensors (the same `dsl.compile_torch.Batch` the
@@ -107,9 +107,14 @@ class SimStates:
             globals_[name] = values
         step, next_id, start = self.step.clone(), self.next_id.clone(), self.start.clone()
         step[rows], next_id[rows] = other.step, other.next_id
-        start[rows] = other.start + len(self.engines)
+        engines = self.engines
+        if other.engines is engines:   # rows of the same encoded starts: nothing to add
+            start[rows] = other.start
+        else:
+            start[rows] = other.start + len(engines)
+            engines = engines + other.engines
         return SimStates(Batch(grid, mine.action, globals_, tables), step, next_id, start,
-                         self.engines + other.engines)
+                         engines)
 
     def player(self, attr: str, key: str | None = None) -> torch.Tensor:
         """One player field over the batch: [N] (or [N, 2] for positions and directions)."""
