@@ -231,13 +231,85 @@ class _Evaluator:
         if isinstance(node, ir.Component):
             return self.value(node.operand, axes, depth)[node.axis]
         if isinstance(node, ir.Quantify):
+            joined = self.join(node, axes, depth)
+            if joined is not None:
+                return joined
             kind = self.kinds[node.kind]
             inner = {**axes, node.var: (kind, depth + 1)}
             where = self.value(node.where, inner, depth + 1)
             mask = self.shaped(self.batch.tables[kind].mask, depth + 1, depth + 1)
             hits = where & mask
-            return hits.any(-1) if node.quantifier == "exists" else hits.to(torch.int64).sum(-1)
+            return hits.any(-1) if node.quantifier == "exists" else hits.sum(-1)
         return self.apply(node, axes, depth)
+
+    def join(self, node: ir.Quantify, axes: dict, depth: int):
+        """`exists`/`count` whose condition is equalities between an expression of the bound
+        object alone and one of the outer names (a cell's chunk and an object's chunk), besides
+        conditions on the object alone: counted by sorting the objects' keys and looking up the
+        outer keys, instead of comparing every outer position with every object. None when the
+        condition has another shape (the dense evaluation then runs)."""
+        var, allowed = node.var, {node.var, "player"}
+        pairs, filters = [], []
+        for part in ir.conjuncts(node.where):
+            free = self.shared.free_vars(part)
+            if var not in free:
+                return None
+            if free <= allowed:
+                filters.append(part)
+                continue
+            if not (isinstance(part, ir.Apply) and part.op == "=="):
+                return None
+            left, right = part.args
+            if self.shared.free_vars(right) <= allowed and var not in self.shared.free_vars(left):
+                left, right = right, left
+            if not (self.shared.free_vars(left) <= allowed
+                    and var not in self.shared.free_vars(right)):
+                return None
+            if left.type not in (ir.INT, ir.MATERIAL, ir.KIND, ir.BOOL, ir.POS, ir.DIR):
+                return None
+            pairs.append((left, right))
+        if not pairs:
+            return None
+        kind = self.kinds[node.kind]
+        table = self.batch.tables[kind]
+        shape = tuple(table.mask.shape)
+        inner_axes = {"player": axes["player"], var: (kind, 1)}
+        keep = table.mask.clone()
+        for part in filters:
+            keep &= self.value(part, inner_axes, 1).expand(shape)
+        inner_parts, outer_parts = [], []
+        for left, right in pairs:
+            a, b = self.value(left, inner_axes, 1), self.value(right, axes, depth)
+            a, b = (a, b) if isinstance(a, tuple) else ((a,), (b,))
+            inner_parts += [x.expand(shape).to(torch.int64) for x in a]
+            outer_parts += [y.to(torch.int64) for y in b]
+        outer_parts = list(torch.broadcast_tensors(*outer_parts))
+        outer_shape = outer_parts[0].shape
+        if outer_parts[0].dim() == 0 or outer_shape[0] != self.n:
+            outer_shape = (self.n,) + tuple(outer_shape[1:] if outer_parts[0].dim() else ())
+            outer_parts = [y.expand(outer_shape) if y.dim() else y.expand(outer_shape)
+                           for y in outer_parts]
+        # One int64 key per (row, values): each value shifted to start at 0 within its range.
+        rows_in = torch.arange(self.n, device=self.device).unsqueeze(1).expand(shape)[keep]
+        rows_out = torch.arange(self.n, device=self.device).reshape(
+            [self.n] + [1] * (len(outer_shape) - 1)).expand(outer_shape)
+        key_in, key_out, span = rows_in, rows_out, self.n
+        for x, y in zip(inner_parts, outer_parts):
+            x = x[keep]
+            both = torch.cat([x, y.reshape(-1)])
+            if len(both) == 0:
+                continue
+            low, high = int(both.min()), int(both.max())
+            size = high - low + 1
+            span *= size
+            if span >= 2 ** 62:
+                return None
+            key_in = key_in * size + (x - low)
+            key_out = key_out * size + (y - low)
+        sorted_keys = key_in.sort().values
+        count = (torch.searchsorted(sorted_keys, key_out.contiguous(), right=True)
+                 - torch.searchsorted(sorted_keys, key_out.contiguous()))
+        return count > 0 if node.quantifier == "exists" else count
 
     def apply(self, node: ir.Apply, axes: dict, depth: int):
         args = [self.value(a, axes, depth) for a in node.args]
@@ -502,10 +574,14 @@ class TorchLaws:
         inner = _Evaluator(sub, self.schema, self.shared)
         mask = inner.value(cheap, axes, 1).expand(shape) & cells.mask
         if costly != ir.Const(True, ir.BOOL):
-            most = int(mask.sum(1).max()) if len(rows) else 0
-            order = torch.sort(mask.to(torch.int8), dim=1, descending=True, stable=True).indices
-            packed = order[:, :most]
-            keep = torch.gather(mask, 1, packed)
+            counts = mask.sum(1)
+            most = int(counts.max()) if len(rows) else 0
+            # Each kept cell goes to its rank among its row's kept cells (in cell order).
+            rank = mask.cumsum(1) - 1
+            r, c = mask.nonzero(as_tuple=True)
+            packed = torch.zeros((len(rows), most), dtype=torch.int64, device=mask.device)
+            packed[r, rank[r, c]] = c
+            keep = torch.arange(most, device=mask.device) < counts.unsqueeze(1)
             cells = Table(packed, keep, {("pos", None): pos[packed]})
             sub = Batch(sub.grid, sub.action, sub.globals, {**sub.tables, ir.CELL: cells})
             inner = _Evaluator(sub, self.schema, self.shared)
