@@ -501,6 +501,13 @@ class _Shared:
         return []
 
 
+def _silent(law: ir.Law, mask: torch.Tensor, ids, rows=None) -> LawOutput:
+    """The output of a law that fires nowhere in the batch: its effects apply nowhere (their
+    values are not computed)."""
+    effects = tuple(EffectOutput(e, mask, None, None, None) for e in law.effects)
+    return LawOutput(law, mask, ids, effects, rows)
+
+
 def _quantifies(node: ir.Node) -> bool:
     """Whether `node` has an `exists` or `count` inside."""
     if isinstance(node, ir.Quantify):
@@ -553,8 +560,11 @@ class TorchLaws:
         once, per_cell = ir.split_condition(law)
         player = {"player": ("player", None)}
         rows = evaluator.value(once, player, 0).expand(batch.size).nonzero().flatten()
-        sub = batch.select(rows)
         _, height, width = batch.grid.shape
+        if len(rows) == 0:
+            empty = torch.zeros((0, height * width), dtype=torch.bool, device=batch.grid.device)
+            return _silent(law, empty, empty.to(torch.int64), rows)
+        sub = batch.select(rows)
         index = torch.arange(height * width, device=batch.grid.device)
         pos = torch.stack([index % width, index // width], -1)
         cells = Table(index.expand(len(rows), -1), torch.ones(len(rows), height * width,
@@ -600,9 +610,17 @@ class TorchLaws:
             axes[law.var] = (kind, 1)
             depth, ids = 1, batch.tables[kind].ids
         shape = (batch.size,) if ids is None else tuple(ids.shape)
+        if ids is not None:
+            # The conditions on the state alone first: where they hold nowhere (a law of every
+            # 10th step), the object conditions and the effects are not evaluated.
+            once, _ = ir.split_condition(law)
+            if not bool(evaluator.value(once, {"player": axes["player"]}, 0).any()):
+                return _silent(law, torch.zeros(shape, dtype=torch.bool, device=ids.device), ids)
         mask = evaluator.value(law.condition, axes, depth).expand(shape)
         if ids is not None:
             mask = mask & batch.tables[self.kinds[law.kind]].mask
+        if not bool(mask.any()):
+            return _silent(law, mask, ids)
         effects = tuple(self._effect(e, axes, depth, shape, mask, evaluator) for e in law.effects)
         return LawOutput(law, mask, ids, effects)
 
