@@ -51,7 +51,7 @@ from laws.clock import Clock
 from laws.errors import ModelError
 from laws.observables import Observable, domain_size
 from laws.table_torch import (CODE_BITS, ID_BITS, Transitions, _Objects, _effect_entries, _keys,
-                              batch_rows, build_table_from, effect_rows)
+                              batch_rows, build_table_from, effect_rows, flat_entries)
 
 # Bytes a simulator may plan to hold per step, as a share of the memory available (see `check_size`).
 MEMORY_SHARE = 0.5
@@ -419,21 +419,9 @@ class Simulator:
         dev = self.device
         long = dict(dtype=torch.int64, device=dev)
         offset = len(constants)
-        entry_n, entry_code, entry_expert, entry_value, entry_prob = [], [], [], [], []
-        expert_law = []
-        for n, code, expert, values, prob, law in zip(ns, codes, experts_of, outcomes, probs,
-                                                      laws):
-            k = values.shape[1]
-            entry_n.append(n.repeat_interleave(k))
-            entry_code.append(code.repeat_interleave(k))
-            entry_expert.append(expert.repeat_interleave(k))
-            entry_value.append(values.reshape(-1))
-            index = torch.tensor([p if isinstance(p, int) else offset + p[1] for p in prob], **long)
-            entry_prob.append(index.repeat(len(n)))
-            expert_law.append(torch.full((len(n),), law, **long))
-        entry_n, entry_code = torch.cat(entry_n), torch.cat(entry_code)
-        entry_expert, entry_value = torch.cat(entry_expert), torch.cat(entry_value)
-        entry_prob, expert_law = torch.cat(entry_prob), torch.cat(expert_law)
+        entry_n, entry_code, entry_expert, entry_value, entry_prob = flat_entries(
+            list(zip(ns, codes, experts_of, outcomes, probs)), offset, dev)
+        expert_law = torch.cat([torch.full((len(n),), law, **long) for n, law in zip(ns, laws)])
         expert_n = torch.cat(ns)
         expert_code = torch.cat(codes)
         expert_old = torch.cat(olds)

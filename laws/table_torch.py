@@ -282,6 +282,22 @@ def _effect_entries(effect_out, out, kind: str, player: torch.Tensor, codes: Obs
     return batch_rows(out, where), code, outcomes, probs, old_codes, objects
 
 
+def flat_entries(parts, offset: int, device) -> tuple[torch.Tensor, ...]:
+    """(row, observable code, expert, value code, probability index) of every (expert, outcome),
+    from per-effect parts (rows [V], codes [V], expert indices [V], outcome codes [V, K],
+    K probabilities: a constant's index, or ("param", i) for entry `offset + i`)."""
+    long = dict(dtype=torch.int64, device=device)
+    columns: list[list[torch.Tensor]] = [[], [], [], [], []]
+    for n, code, expert, outcomes, probs in parts:
+        k = outcomes.shape[1]
+        prob = torch.tensor([p if isinstance(p, int) else offset + p[1] for p in probs], **long)
+        for column, values in zip(columns, (n.repeat_interleave(k), code.repeat_interleave(k),
+                                            expert.repeat_interleave(k), outcomes.reshape(-1),
+                                            prob.repeat(len(n)))):
+            column.append(values)
+    return tuple(torch.cat(c) if c else torch.zeros(0, **long) for c in columns)
+
+
 def _constant(constants: dict, value: float) -> int:
     if value not in constants:
         constants[value] = len(constants)
@@ -293,24 +309,10 @@ def _assemble(parts, expert_laws, experts, constants, codes: ObservableCodes, en
               layout: ParamLayout, spawn: dict) -> Table:
     device = encoded.grid.device
     long = dict(dtype=torch.int64, device=device)
-    offset = len(constants)
-    # Entries: one per (expert, outcome).
-    entry_n, entry_code, entry_expert, entry_value, entry_prob, expert_old = [], [], [], [], [], []
-    expert_object = []
-    for n, code, expert, outcomes, probs, old, objects in parts:
-        expert_object.append(objects)
-        k = outcomes.shape[1]
-        entry_n.append(n.repeat_interleave(k))
-        entry_code.append(code.repeat_interleave(k))
-        entry_expert.append(expert.repeat_interleave(k))
-        entry_value.append(outcomes.reshape(-1))
-        prob = torch.tensor([p if isinstance(p, int) else offset + p[1] for p in probs], **long)
-        entry_prob.append(prob.repeat(len(n)))
-        expert_old.append(old)
+    entry_n, entry_code, entry_expert, entry_value, entry_prob = flat_entries(
+        [part[:5] for part in parts], len(constants), device)
     cat = (lambda xs: torch.cat(xs) if xs else torch.zeros(0, **long))
-    entry_n, entry_code, entry_expert = cat(entry_n), cat(entry_code), cat(entry_expert)
-    entry_value, entry_prob, expert_old = cat(entry_value), cat(entry_prob), cat(expert_old)
-    expert_object = cat(expert_object)
+    expert_old, expert_object = cat([part[5] for part in parts]), cat([part[6] for part in parts])
     expert_law = cat(expert_laws)
     expert_n = torch.zeros(experts, **long).scatter_(0, entry_expert, entry_n)
     expert_code = torch.zeros(experts, **long).scatter_(0, entry_expert, entry_code)

@@ -255,5 +255,11 @@ def test_random_policy_achievements_match_the_real_game(crafter_world):
         unlocked |= now & alive.unsqueeze(1)
         alive &= states.player("inventory", "health") > 0
     imagined = [{k for k, u in zip(keys, row) if u} for row in unlocked.tolist()]
+    for key in keys:   # shown with `pytest -s`
+        p, q = np.mean([key in s for s in real]), np.mean([key in s for s in imagined])
+        if p or q:
+            print(f"{key:20s} real {p:.3f}  simulated {q:.3f}")
+    print(f"achievements per rollout: real {np.mean([len(s) for s in real]):.2f}, "
+          f"simulated {np.mean([len(s) for s in imagined]):.2f}")
     assert _same_distribution(real, imagined) == []
     assert abs(np.mean([len(s) for s in real]) - np.mean([len(s) for s in imagined])) < 0.25
