@@ -132,8 +132,8 @@ def _first_difference(a: dict, b: dict, prefix: str = "schema") -> str:
     return prefix
 
 
-def load_model(folder: str | os.PathLike) -> tuple[WorldModel, dict]:
-    """The model in a folder and its manifest; ModelError (or the laws' DslError) when broken."""
+def read_manifest(folder: str | os.PathLike) -> dict:
+    """A model folder's manifest, checked to hold a format and a world schema (else ModelError)."""
     folder = pathlib.Path(folder)
     if not folder.is_dir():
         raise ModelError("not a model folder (no such directory)", path=str(folder))
@@ -144,6 +144,13 @@ def load_model(folder: str | os.PathLike) -> tuple[WorldModel, dict]:
     if not isinstance(manifest.get("schema"), dict):
         raise ModelError("missing the world schema", path=str(folder / MANIFEST_FILE),
                          field="schema")
+    return manifest
+
+
+def load_model(folder: str | os.PathLike) -> tuple[WorldModel, dict]:
+    """The model in a folder and its manifest; ModelError (or the laws' DslError) when broken."""
+    folder = pathlib.Path(folder)
+    manifest = read_manifest(folder)
     params = _read_json(folder / PARAMS_FILE)
     laws_path = folder / LAWS_FILE
     try:

@@ -9,8 +9,10 @@ import sys
 import tempfile
 
 
-CHECK_EXAMPLE = """example:
+CHECK_EXAMPLE = """examples:
   lawsmith check examples/crafter.law --schema runs/crafter.jsonl.gz
+  lawsmith check models/learned                # its laws.law against its manifest's schema
+  lawsmith check models/learned/laws.law       # the same, after editing the file
 Prints each problem with its line and column; exit code 0 when the laws check, 2 when not."""
 
 FMT_EXAMPLE = """example:
@@ -20,13 +22,16 @@ FMT_EXAMPLE = """example:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     check_parser = subparsers.add_parser(
-        "check", help="check a laws file against the schema of a trace",
-        description="Parse a laws file and check it against a world schema (the one in a trace "
-                    "header): names, types, probabilities, observables written twice.",
+        "check", help="check a laws file against a world schema (a trace's or a model folder's)",
+        description="Parse a laws file and check it against a world schema: names, types, "
+                    "probabilities, observables written twice. The schema is the one in the "
+                    "header of --schema TRACE; without it, a model folder's (its manifest), "
+                    "given as the folder or as a laws file inside one.",
         epilog=CHECK_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    check_parser.add_argument("file", metavar="FILE.law")
-    check_parser.add_argument("--schema", required=True, metavar="TRACE",
-                              help="trace file whose header holds the world schema")
+    check_parser.add_argument("file", metavar="FILE.law|MODEL_DIR")
+    check_parser.add_argument("--schema", metavar="TRACE",
+                              help="trace file whose header holds the world schema (default: the "
+                                   "manifest of the model folder holding the laws)")
     check_parser.set_defaults(run=run_check)
 
     fmt = subparsers.add_parser(
@@ -53,15 +58,26 @@ def run_check(args: argparse.Namespace) -> int:
     from dsl import check, parse
     from envs.trace import open_trace
 
-    program = parse(_read(args.file), filename=args.file)
-    schema = open_trace(args.schema).schema
+    from laws.folder import LAWS_FILE, MANIFEST_FILE, read_manifest
+    from lawsmith.errors import UsageError
+
+    path = pathlib.Path(args.file)
+    laws_path = path / LAWS_FILE if path.is_dir() else path
+    if args.schema is not None:
+        schema = open_trace(args.schema).schema
+    elif path.is_dir() or (path.parent / MANIFEST_FILE).exists():
+        schema = read_manifest(path if path.is_dir() else path.parent)["schema"]
+    else:
+        raise UsageError(f"{args.file} is not in a model folder: give --schema TRACE")
+    name = str(laws_path)
+    program = parse(_read(name), filename=name)
     errors = check(program, schema)
     for error in errors:
-        print(error.with_filename(args.file), file=sys.stderr)
+        print(error.with_filename(name), file=sys.stderr)
     if errors:
-        print(f"{len(errors)} problem(s) in {args.file}", file=sys.stderr)
+        print(f"{len(errors)} problem(s) in {name}", file=sys.stderr)
         return 2
-    print(f"{args.file}: {len(program.laws)} laws check")
+    print(f"{name}: {len(program.laws)} laws check")
     return 0
 
 

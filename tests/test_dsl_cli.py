@@ -25,6 +25,27 @@ def test_check_ok(toy_trace, capsys):
     assert "9 laws check" in capsys.readouterr().out
 
 
+def test_check_a_model_folder_with_its_manifest_schema(tmp_path, capsys):
+    """`check MODEL_DIR` (or its laws.law) needs no trace: the manifest holds the schema."""
+    from laws.folder import save_model
+    from laws.model import WorldModel
+
+    world = ToyWorld()
+    folder = tmp_path / "model"
+    save_model(folder, WorldModel((EXAMPLES / "toy.law").read_text(), world.schema),
+               {"world": "toy", "schema": world.schema})
+    assert main(["check", str(folder)]) == 0
+    assert "9 laws check" in capsys.readouterr().out
+    laws = folder / "laws.law"
+    laws.write_text(laws.read_text() + "\nlaw extra then player.inventory.bery += 1\n")
+    assert main(["check", str(laws)]) == 2
+    assert "did you mean 'berry'" in capsys.readouterr().err
+    loose = tmp_path / "loose.law"
+    loose.write_text("law a then player.inventory.berry += 1\n")
+    assert main(["check", str(loose)]) == 2
+    assert "not in a model folder: give --schema TRACE" in capsys.readouterr().err
+
+
 def test_check_reports_each_problem(toy_trace, tmp_path, capsys):
     laws = tmp_path / "bad.law"
     laws.write_text("law a then player.inventory.bery += 1\nlaw b for each cow c then c.x = 1\n")
