@@ -57,6 +57,14 @@ class Batch:
     def size(self) -> int:
         return self.grid.shape[0]
 
+    def to(self, device) -> "Batch":
+        """The same states on `device`."""
+        return Batch(self.grid.to(device), self.action.to(device),
+                     {k: v.to(device) for k, v in self.globals.items()},
+                     {k: Table(t.ids.to(device), t.mask.to(device),
+                               {f: c.to(device) for f, c in t.fields.items()})
+                      for k, t in self.tables.items()})
+
     def select(self, index: torch.Tensor, action: torch.Tensor | None = None) -> "Batch":
         """The states at `index` (rows may repeat), with `action` [len(index)] if given."""
         return Batch(self.grid[index], self.action[index] if action is None else action,
@@ -92,7 +100,7 @@ def encode_batch(states: Sequence[dict], actions: Sequence[str] | None, schema: 
         for kind, objs in buckets.items():
             by_kind[kind].append(objs)
     tables = {kind: _table(by_kind[kind], attrs, schema) for kind, attrs in schema["kinds"].items()}
-    return _to(Batch(grid, action, global_values, tables), device)
+    return Batch(grid, action, global_values, tables).to(device)
 
 
 def _table(per_state: list[list[dict]], attrs: dict, schema: dict) -> Table:
@@ -132,14 +140,6 @@ def _column(values: list, index: torch.Tensor, dtype: torch.dtype, shape: tuple)
     return column.reshape(shape)
 
 
-def _to(batch: Batch, device) -> Batch:
-    return Batch(batch.grid.to(device), batch.action.to(device),
-                 {k: v.to(device) for k, v in batch.globals.items()},
-                 {k: Table(t.ids.to(device), t.mask.to(device),
-                           {f: c.to(device) for f, c in t.fields.items()})
-                  for k, t in batch.tables.items()})
-
-
 @dataclass
 class EffectOutput:
     """One effect over a batch. Shapes follow the law's mask ([N] or [N, M]); positions and
@@ -170,9 +170,9 @@ class _Evaluator:
     def __init__(self, batch: Batch, schema: dict, shared: "_Shared | None" = None):
         self.batch = batch
         self.shared = shared or _Shared()
-        # Values of subexpressions that read no bound object (only the player, the action and the
-        # globals), by their structure: laws that test the same thing compute it once a batch.
-        self.memo: dict[str, Any] = {}
+        # Values of subexpressions by their structure (and, for those that read bound objects, how
+        # the names are bound): laws that test the same thing compute it once a batch.
+        self.memo: dict[Any, Any] = {}
         self.kinds = list(schema["kinds"])
         materials = list(schema["materials"])
         walkable = torch.zeros(len(materials) + 1, dtype=torch.bool)
@@ -287,8 +287,7 @@ class _Evaluator:
         outer_shape = outer_parts[0].shape
         if outer_parts[0].dim() == 0 or outer_shape[0] != self.n:
             outer_shape = (self.n,) + tuple(outer_shape[1:] if outer_parts[0].dim() else ())
-            outer_parts = [y.expand(outer_shape) if y.dim() else y.expand(outer_shape)
-                           for y in outer_parts]
+            outer_parts = [y.expand(outer_shape) for y in outer_parts]
         # One int64 key per (row, values): each value shifted to start at 0 within its range.
         rows_in = torch.arange(self.n, device=self.device).unsqueeze(1).expand(shape)[keep]
         rows_out = torch.arange(self.n, device=self.device).reshape(
@@ -455,6 +454,8 @@ class _Shared:
         self.constants: dict[tuple[int, str], Any] = {}
         self.free: dict[int, frozenset] = {}
         self.keys: dict[int, str] = {}
+        self.parts: dict[int, tuple[ir.Node, ...]] = {}
+        self._keep: list = []   # every node an id above stands for, so no id is reused
 
     def constant(self, node: ir.Const, device):
         key = (id(node), str(device))
@@ -464,12 +465,22 @@ class _Shared:
             else:
                 value = torch.tensor(node.value, dtype=_DTYPES.get(node.type, torch.int64),
                                      device=device)
-            self.constants[key] = (node, value)   # the node is kept so its id stays unique
-        return self.constants[key][1]
+            self.constants[key] = value
+            self._keep.append(node)
+        return self.constants[key]
 
-    def unbound(self, node: ir.Node) -> bool:
-        """Whether `node` reads no bound name other than the player."""
-        return self.free_vars(node) <= {"player"}
+    def condition_parts(self, law: ir.Law) -> tuple[ir.Node, ...]:
+        """(conditions that do not read the law's bound name, those that do; and of the latter,
+        those without a quantifier, those with one), each one node built once per law: a fresh
+        `and` node per batch would miss every cache keyed by node."""
+        if id(law) not in self.parts:
+            once, bound = ir.split_condition(law)
+            parts = ir.conjuncts(bound)
+            self.parts[id(law)] = (once, bound,
+                                   ir.all_of([p for p in parts if not _quantifies(p)]),
+                                   ir.all_of([p for p in parts if _quantifies(p)]))
+            self._keep.append(law)
+        return self.parts[id(law)]
 
     def free_vars(self, node: ir.Node) -> frozenset:
         cached = self.free.get(id(node))
@@ -495,10 +506,6 @@ class _Shared:
             cached = self.keys[id(node)] = repr(node)
             self._keep.append(node)
         return cached
-
-    @functools.cached_property
-    def _keep(self) -> list:
-        return []
 
 
 def _silent(law: ir.Law, mask: torch.Tensor, ids, rows=None) -> LawOutput:
@@ -557,7 +564,7 @@ class TorchLaws:
     def _cell_law(self, law: ir.Law, batch: Batch, evaluator: _Evaluator) -> LawOutput:
         """A `for each cell` law: the cell-free conditions on all N states, then the rest on the
         rows where they hold, with one axis over the H * W cells."""
-        once, per_cell = ir.split_condition(law)
+        once, _, cheap, costly = self.shared.condition_parts(law)
         player = {"player": ("player", None)}
         rows = evaluator.value(once, player, 0).expand(batch.size).nonzero().flatten()
         _, height, width = batch.grid.shape
@@ -577,15 +584,12 @@ class TorchLaws:
         # Conditions without a quantifier first, on every cell; the cells where they hold are then
         # packed to the left ([R, K], K the most in any row) for the quantified conditions, which
         # cost a [R, K, M] tensor each.
-        parts = ir.conjuncts(per_cell)
-        cheap = ir.all_of([p for p in parts if not _quantifies(p)])
-        costly = ir.all_of([p for p in parts if _quantifies(p)])
         shape = tuple(cells.ids.shape)
         inner = _Evaluator(sub, self.schema, self.shared)
         mask = inner.value(cheap, axes, 1).expand(shape) & cells.mask
         if costly != ir.Const(True, ir.BOOL):
             counts = mask.sum(1)
-            most = int(counts.max()) if len(rows) else 0
+            most = int(counts.max())
             # Each kept cell goes to its rank among its row's kept cells (in cell order).
             rank = mask.cumsum(1) - 1
             r, c = mask.nonzero(as_tuple=True)
@@ -613,7 +617,7 @@ class TorchLaws:
         if ids is not None:
             # The conditions on the state alone first: where they hold nowhere (a law of every
             # 10th step), the object conditions and the effects are not evaluated.
-            once, _ = ir.split_condition(law)
+            once = self.shared.condition_parts(law)[0]
             if not bool(evaluator.value(once, {"player": axes["player"]}, 0).any()):
                 return _silent(law, torch.zeros(shape, dtype=torch.bool, device=ids.device), ids)
         mask = evaluator.value(law.condition, axes, depth).expand(shape)

@@ -34,7 +34,7 @@ from dsl.parse import parse
 from laws import combine
 from laws.clock import Clock
 from laws.errors import ModelError
-from laws.observables import StateView, domain_values, parse_observable
+from laws.observables import StateView, default_value, domain_values, parse_observable
 from laws.params import ParamLayout
 from laws.table import Table, TableBuilder
 from laws.table_torch import ObservableCodes
@@ -344,8 +344,8 @@ class WorldModel:
         typical = self.params["spawn"].get(observable.kind, {})
         for attr, spec in self.schema["kinds"][observable.kind].items():
             if attr != "pos":
-                obj[attr] = copy.deepcopy(typical[attr]) if attr in typical else _default(spec,
-                                                                                            self.schema)
+                obj[attr] = (copy.deepcopy(typical[attr]) if attr in typical
+                             else default_value(spec, self.schema))
         return obj
 
 
@@ -383,19 +383,3 @@ def _checked_probability(value: Any, like: Any, field: str) -> Any:
     if not _is_number(value) or not 0 <= value <= 1:
         raise ModelError("expected a probability in [0, 1]", field=field)
     return float(value)
-
-
-def _default(spec: dict, schema: dict) -> Any:
-    kind = spec["type"]
-    if kind == "counts":
-        keys = schema["items"] if spec["keys"] == "items" else spec["keys"]
-        return {k: (schema["items"][k].get("initial", 0) if spec["keys"] == "items" else 0)
-                for k in keys}
-    if kind in ("pos", "dir"):
-        return [0, 0]
-    if kind == "bool":
-        return False
-    if kind == "cells":
-        return []
-    low = spec.get("min", 0)
-    return float(low) if kind == "float" else int(math.ceil(low))

@@ -135,6 +135,37 @@ def domain_size(observable: Observable, schema: dict) -> int:
     return UNBOUNDED_DOMAIN
 
 
+# A direction's domain, in order (`domain_values`, and the simulator's domain indices).
+DIRECTIONS = [(-1, 0), (1, 0), (0, -1), (0, 1), (0, 0)]
+
+
+def domain_start(observable: Observable, schema: dict) -> int:
+    """The first whole number of a numeric field's domain (its minimum, rounded up; else 0)."""
+    spec = schema["kinds"][observable.kind][observable.attr]
+    low = (schema["items"].get(observable.key, {}).get("min", 0) if spec["type"] == "counts"
+           else spec.get("min", 0))
+    return int(math.ceil(low or 0))
+
+
+def default_value(spec: dict, schema: dict) -> Any:
+    """An attribute's value where nothing else gives one (a new object's, without typical values):
+    counts at their items' initial values (else 0), positions and directions (0, 0), false, no
+    cells, a number at its minimum (else 0)."""
+    kind = spec["type"]
+    if kind == "counts":
+        keys = schema["items"] if spec["keys"] == "items" else spec["keys"]
+        return {k: (schema["items"][k].get("initial", 0) if spec["keys"] == "items" else 0)
+                for k in keys}
+    if kind in ("pos", "dir"):
+        return [0, 0]
+    if kind == "bool":
+        return False
+    if kind == "cells":
+        return []
+    low = spec.get("min", 0) or 0
+    return float(low) if kind == "float" else int(math.ceil(low))
+
+
 def domain_values(observable: Observable, schema: dict) -> list:
     """Every value of the domain, for sampling an unexplained change; an unbounded number's domain
     is the UNBOUNDED_DOMAIN values from its minimum, the same nominal size the noise floor uses."""
@@ -148,13 +179,11 @@ def domain_values(observable: Observable, schema: dict) -> list:
         return [(x, y) for y in range(schema["grid"]["height"])
                 for x in range(schema["grid"]["width"])]
     if kind == "dir":
-        return [(-1, 0), (1, 0), (0, -1), (0, 1), (0, 0)]
+        return list(DIRECTIONS)
     if kind == "bool":
         return [False, True]
-    size = domain_size(observable, schema)
-    low = (schema["items"].get(observable.key, {}).get("min", 0) if kind == "counts"
-           else spec.get("min", 0))
-    values = range(int(math.ceil(low or 0)), int(math.ceil(low or 0)) + size)
+    low = domain_start(observable, schema)
+    values = range(low, low + domain_size(observable, schema))
     return [float(v) for v in values] if kind == "float" else list(values)
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import math
 import os
 from typing import Sequence
 
@@ -49,9 +48,10 @@ from dsl.compile_torch import Batch, Table as ObjectTable, encode_batch
 from laws import combine
 from laws.clock import Clock
 from laws.errors import ModelError
-from laws.observables import Observable, domain_size
+from laws.observables import DIRECTIONS, Observable, default_value, domain_size, domain_start
 from laws.table_torch import (CODE_BITS, ID_BITS, Transitions, _Objects, _effect_entries, _keys,
-                              batch_rows, build_table_from, effect_rows, flat_entries)
+                              batch_rows, build_table_from, effect_rows, flat_entries, pair_code,
+                              pair_of)
 
 # Bytes a simulator may plan to hold per step, as a share of the memory available (see `check_size`).
 MEMORY_SHARE = 0.5
@@ -203,8 +203,7 @@ class Simulator:
 
     def decode(self, states: SimStates) -> list[dict]:
         """The plain states (the inverse of `encode`; slots of removed objects are dropped)."""
-        batch = states.batch.select(torch.arange(states.size, device=states.device))
-        batch = _to_cpu(batch)
+        batch = states.batch.to("cpu")
         codes = list(self.schema["materials"].values())
         lookup = [c.encode("latin-1") for c in codes]
         grid = batch.grid.numpy()
@@ -237,9 +236,7 @@ class Simulator:
         for n in range(states.size):
             rows = [bytes(row.astype("uint8")).translate(table).decode("latin-1")
                     for row in grid[n]]
-            state = {"step": steps[n]}
-            for name, values in globals_.items():
-                state[name] = values[n]
+            state = {name: values[n] for name, values in globals_.items()}
             state["step"] = steps[n]
             state["grid"] = rows
             state["objects"] = sorted(objects[n], key=lambda o: o["id"])
@@ -326,7 +323,7 @@ class Simulator:
         ns = ns + [part[0] for part in lone]
         codes = codes + [part[1] for part in lone]
         if self.unexplained:
-            self._unexplained(new, states, ns, codes, generator)
+            self._unexplained(new, ns, codes, generator)
         new.step = states.step + 1
         globals_ = dict(new.batch.globals)
         if "step" in globals_:
@@ -531,12 +528,9 @@ class Simulator:
             if attr == "exists":
                 result.append((ir.BOOL, 0, 2))
                 continue
-            size = domain_size(Observable("", "field", kind, 0, attr, key), self.schema)
-            spec = self.schema["kinds"][kind][attr]
-            low = (self.schema["items"].get(key, {}).get("min", 0) if spec["type"] == "counts"
-                   and spec["keys"] == "items" else 0 if spec["type"] == "counts"
-                   else spec.get("min", 0) or 0)
-            result.append((value_type, int(math.ceil(low)), size))
+            observable = Observable("", "field", kind, 0, attr, key)
+            result.append((value_type, domain_start(observable, self.schema),
+                           domain_size(observable, self.schema)))
         result.append((ir.MATERIAL, 0, self.materials))
         result += [(ir.BOOL, 0, 2)] * len(self.kinds)
         return result
@@ -580,11 +574,14 @@ class Simulator:
             flat = new.batch.grid.view(-1)
             flat[group_n[cells] * (self.width * self.height) + low[cells]] = drawn[cells].to(
                 flat.dtype)
+        objects: dict[str, _Objects] = {}   # per kind, built once
         for c in group_class[group_class < codes.cell].unique().tolist():
             kind, attr, key, value_type = codes.fields[c]
             here = group_class == c
             table = new.batch.tables[kind]
-            found, flat = _Objects(batch, kind).find(group_n[here], low[here])
+            if kind not in objects:
+                objects[kind] = _Objects(batch, kind)
+            found, flat = objects[kind].find(group_n[here], low[here])
             flat, value = flat[found], drawn[here][found]
             if attr == "exists":
                 gone = flat[value == 0]
@@ -594,8 +591,7 @@ class Simulator:
             column = table.fields[(attr, key)]
             if value_type in (ir.POS, ir.DIR):
                 pairs = column.view(-1, 2)
-                pairs[flat, 0] = (value >> 16) - 2 ** 15
-                pairs[flat, 1] = (value & 0xFFFF) - 2 ** 15
+                pairs[flat, 0], pairs[flat, 1] = pair_of(value)
             elif value_type == ir.FLOAT:
                 column.view(-1)[flat] = value.view(torch.float64)
             else:
@@ -642,7 +638,8 @@ class Simulator:
             if key is not None:
                 value = value.get(key) if isinstance(value, dict) else None
             if value is None:
-                value = _default_value(spec, key, self.schema)
+                value = default_value(spec, self.schema)
+                value = value[key] if key is not None else value
             if spec["type"] in ("pos", "dir"):
                 column.view(-1, 2)[flat] = torch.tensor(list(value), dtype=column.dtype,
                                                         device=dev)
@@ -651,15 +648,14 @@ class Simulator:
 
     # --- unexplained changes ------------------------------------------------------------------
 
-    def _unexplained(self, new: SimStates, old: SimStates, ns, codes, generator) -> None:
+    def _unexplained(self, new: SimStates, ns, codes, generator) -> None:
         """Each observable no law predicted changes with its class's rate q to another value of
         its domain (grid cells, bounded integer and boolean fields, existence)."""
         dev = self.device
         predicted = _keys(torch.cat(ns), torch.cat(codes)) if ns else torch.zeros(0, dtype=torch.int64, device=dev)
-        change = self.model.params["change"]
-        default = 0.01
+        change = self.model.change_tensor(self.codes.classes).tolist()   # q per class
         n_cells = self.width * self.height
-        q = change.get("grid", default)
+        q = change[self.codes.cell]
         hit = torch.rand((new.size, n_cells), generator=generator, device=dev) < q
         rows, cells = hit.nonzero(as_tuple=True)
         keep = ~torch.isin(_keys(rows, (self.codes.cell << ID_BITS) | cells), predicted)
@@ -670,9 +666,8 @@ class Simulator:
             shift = torch.randint(1, self.materials, (len(rows),), generator=generator,
                                   device=dev)
             flat[rows * n_cells + cells] = ((old_values + shift) % self.materials).to(flat.dtype)
-        for index, (kind, attr, key, value_type) in enumerate(self.codes.fields):
-            name = f"{kind}.{attr}" + (f".{key}" if key else "")
-            q = change.get(name, default)
+        for index, (kind, attr, key, _) in enumerate(self.codes.fields):
+            q = change[index]
             table = new.batch.tables[kind]
             hit = (torch.rand(table.mask.shape, generator=generator, device=dev) < q) & table.mask
             if attr == "exists" and kind == "player":
@@ -808,40 +803,23 @@ def log_prob(sim: Simulator, before: SimStates, actions, after: SimStates) -> to
 def _index_of(values: torch.Tensor, value_type: str, low: int, width: int) -> torch.Tensor:
     """Domain indices of value codes (see `_code_of`)."""
     if value_type == ir.POS:
-        x, y = (values >> 16) - 2 ** 15, (values & 0xFFFF) - 2 ** 15
+        x, y = pair_of(values)
         return y * width + x
-    if value_type == ir.DIR:
-        x, y = (values >> 16) - 2 ** 15, (values & 0xFFFF) - 2 ** 15
+    if value_type == ir.DIR:   # the order of DIRECTIONS
+        x, y = pair_of(values)
         return torch.where(x != 0, (x + 1) // 2, torch.where(y != 0, 2 + (y + 1) // 2, 4))
     if value_type == ir.FLOAT:
         return values.view(torch.float64).to(torch.int64) - low
     return values - low
 
 
-_DIRECTION_CODES = [(-1, 0), (1, 0), (0, -1), (0, 1), (0, 0)]
-
-
 def _code_of(index: int, value_type: str, low: int, width: int) -> int:
     """The value code of domain index `index` (the order of `laws.observables.domain_values`)."""
     if value_type == ir.POS:
-        x, y = index % width, index // width
-        return ((x + 2 ** 15) << 16) | (y + 2 ** 15)
+        return pair_code(index % width, index // width)
     if value_type == ir.DIR:
-        x, y = _DIRECTION_CODES[index]
-        return ((x + 2 ** 15) << 16) | (y + 2 ** 15)
+        return pair_code(*DIRECTIONS[index])
     return low + index
-
-
-def _default_value(spec: dict, key: str | None, schema: dict):
-    kind = spec["type"]
-    if kind == "counts":
-        return schema["items"].get(key, {}).get("initial", 0) if spec["keys"] == "items" else 0
-    if kind in ("pos", "dir"):
-        return [0, 0]
-    if kind == "bool":
-        return False
-    low = spec.get("min", 0) or 0
-    return float(low) if kind == "float" else int(math.ceil(low))
 
 
 def _grow(table: ObjectTable, extra: int) -> ObjectTable:
@@ -869,12 +847,6 @@ def _clone(states: SimStates) -> SimStates:
               for k, t in batch.tables.items()}
     return SimStates(Batch(batch.grid.clone(), batch.action, dict(batch.globals), tables),
                      states.step, states.next_id.clone(), states.start, states.engines)
-
-
-def _to_cpu(batch: Batch) -> Batch:
-    return Batch(batch.grid.cpu(), batch.action.cpu(), {k: v.cpu() for k, v in batch.globals.items()},
-                 {k: ObjectTable(t.ids.cpu(), t.mask.cpu(), {f: c.cpu() for f, c in t.fields.items()})
-                  for k, t in batch.tables.items()})
 
 
 def _short(text, limit: int = 60) -> str:

@@ -68,10 +68,20 @@ class ObservableCodes:
         return codes >> ID_BITS
 
 
+def pair_code(x, y):
+    """The value code of a position or direction (ints or int64 tensors)."""
+    return ((x + 2 ** 15) << 16) | (y + 2 ** 15)
+
+
+def pair_of(code):
+    """(x, y) of a pair's value code (the inverse of `pair_code`; ints or int64 tensors)."""
+    return (code >> 16) - 2 ** 15, (code & 0xFFFF) - 2 ** 15
+
+
 def value_codes(values, value_type: str) -> torch.Tensor:
     """int64 codes of values of one type (a tensor, or an (x, y) pair of tensors)."""
     if isinstance(values, tuple):
-        return ((values[0].to(torch.int64) + 2 ** 15) << 16) | (values[1].to(torch.int64) + 2 ** 15)
+        return pair_code(values[0].to(torch.int64), values[1].to(torch.int64))
     if value_type == ir.FLOAT or values.dtype == torch.float64:
         return (values.to(torch.float64) + 0.0).view(torch.int64)   # + 0.0 makes -0.0 into 0.0
     return values.to(torch.int64)
@@ -80,7 +90,7 @@ def value_codes(values, value_type: str) -> torch.Tensor:
 def decode_value(code: int, value_type: str, materials: list[str]):
     """The plain value of a value code (the inverse of `value_codes`)."""
     if value_type in (ir.POS, ir.DIR):
-        return ((code >> 16) - 2 ** 15, (code & 0xFFFF) - 2 ** 15)
+        return pair_of(code)
     if value_type == ir.FLOAT:
         return float(torch.tensor([code], dtype=torch.int64).view(torch.float64)[0])
     if value_type == ir.BOOL:
