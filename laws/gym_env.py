@@ -33,7 +33,6 @@ inner squares coloured by kind, the player with a dark mark on its facing side.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Sequence
 
 import gymnasium
@@ -246,13 +245,9 @@ class _Rollouts:
         return self.starts.select(torch.as_tensor(index, dtype=torch.int64, device=self.device))
 
     def reset_rows(self, states: SimStates, rows: torch.Tensor, index: np.ndarray) -> SimStates:
-        """`states` with rows `rows` set to start states `index`. (Every row descends from
-        `self.starts`, so the engines list is kept at the starts' own, not grown per reset.)"""
-        fresh = self.fresh(index)
-        new = states.replace(rows, fresh)
-        start = states.start.clone()
-        start[rows] = fresh.start
-        return dataclasses.replace(new, start=start, engines=self.starts.engines)
+        """`states` with rows `rows` set to start states `index` (every row descends from
+        `self.starts`, so `replace` keeps their one engines list)."""
+        return states.replace(rows, self.fresh(index))
 
     def reseed(self, rng: np.random.Generator) -> None:
         self.generator.manual_seed(int(rng.integers(0, 2 ** 62)))
