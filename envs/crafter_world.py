@@ -144,6 +144,9 @@ class CrafterWorld:
     """
 
     name = "crafter"
+    # The player's own health (a counts key of `inventory`): the one fact an unguided explorer may
+    # be told (synth/curious.py), since a life ends when it reaches 0.
+    health = "inventory.health"
 
     def __init__(self, rules: dict | None = None, area: tuple[int, int] = (64, 64),
                  length: int | None = None):

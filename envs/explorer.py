@@ -100,6 +100,7 @@ class Explorer:
         self._heading: tuple[str, tuple[int, int]] | None = None
         self._last: tuple | None = None
         self._startled = 0
+        self.bonus: dict[str, float] = {}   # action -> extra score, set by a wrapping policy
 
     # --- acting -----------------------------------------------------------------------------------
 
@@ -122,7 +123,7 @@ class Explorer:
                 return turn
         noise = self._random.random(len(self._others)) * 1e-6
         scores = [self._expected(key, front, a) + 1 / math.sqrt(1 + self._tries[key, a])
-                  + noise[i] for i, a in enumerate(self._others)]
+                  + self.bonus.get(a, 0.0) + noise[i] for i, a in enumerate(self._others)]
         best = int(np.argmax(scores))
         if scores[best] >= self.boredom or not self._moves:
             return self._others[best]

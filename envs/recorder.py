@@ -67,14 +67,18 @@ def run_episode(world, policy: Policy, steps: int, seed: int, start: dict | None
 
 
 def record(world, policy: Policy, path: str, steps: int, seed: int, start: dict | None = None,
-           progress: Callable[[int], None] | None = None) -> int:
-    """Record one episode to `path` (atomically); the same arguments give the same bytes."""
+           progress: Callable[[int], None] | None = None,
+           on_step: Callable[[int, dict, str | None, str | None], None] | None = None) -> int:
+    """Record one episode to `path` (atomically); the same arguments give the same bytes.
+    `on_step` is called as in `run_episode`, after each line is written."""
     header = make_header(world.name, world.schema, config={**world.config(), "seed": seed},
                          rules=getattr(world, "rules", None),
                          recorder={"policy": policy.name, "steps": steps})
     with TraceWriter(path, header) as writer:
         def write(t: int, state: dict, action: str | None, end: str | None) -> None:
             writer.write_step(0, t, state, action, end)
+            if on_step:
+                on_step(t, state, action, end)
             if progress and action is not None:
                 progress(t + 1)
         return run_episode(world, policy, steps, seed, start, write)

@@ -104,6 +104,15 @@ def _path(path: str, mapping: dict) -> str:
     return f"{_name(mapping, 'kinds', kind)}.{_name(mapping, 'attributes', name)}"
 
 
+def _health_name(health: str | None, mapping: dict) -> str | None:
+    """The world's health field (`attr` or `attr.item`) in relabelled names."""
+    if health is None:
+        return None
+    attr, _, item = health.partition(".")
+    renamed = _name(mapping, "attributes", attr)
+    return f"{renamed}.{_name(mapping, 'items', item)}" if item else renamed
+
+
 def _name(mapping: dict, cls: str, name: str) -> str:
     """`name` renamed as a member of `cls`; a structural name stays; anything else is an error."""
     table = mapping[cls]
@@ -238,6 +247,7 @@ class RelabelledWorld:
         self._inverse = invert_mapping(self.mapping)
         self.schema = relabel_schema(world.schema, self.mapping)
         self.actions: list[str] = list(self.schema["actions"])
+        self.health = _health_name(getattr(world, "health", None), self.mapping)
         if hasattr(world, "render"):
             self.render = world.render
 

@@ -52,6 +52,7 @@ class ToyWorld:
     """The toy world with the same interface as CrafterWorld (reset, step, transition, schema)."""
 
     name = "toy"
+    health = None   # the toy player cannot be hurt
 
     def __init__(self, berry_prob: float = BERRY_PROB):
         self.berry_prob = berry_prob

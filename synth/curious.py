@@ -1,0 +1,550 @@
+"""The curious explorer: one life with the learner in the loop, choosing by looking ahead in its own model.
+
+It wraps the unguided explorer (`envs.explorer.Explorer`: count-based novelty over contexts, learned
+moves, startle) and adds what a model of the world buys:
+
+- **Learning rounds.** At the steps `CuriousConfig.learn_at` the offline learner (`synth.learn`) runs
+  on the life so far, warm-started from the previous round's model; a long life is subsampled to
+  `learn_cap` transitions, rare (action, thing faced, held counts changed) events all kept. The
+  fitted model is compiled once into a batched simulator (`laws.simulator`). Learning rounds are
+  not part of the trace.
+- **A one-step look every step.** All actions, `samples` draws each, in one simulator call from the
+  current state. Two numbers per action come out: the health it is predicted to cost, and how much
+  the draws disagree about its outcome (the player's fields, the grid, what objects hold and how
+  many there are; not where creatures wander). Disagreement is the model's own uncertainty (the
+  fitted chances of its laws): it is added to the explorer's novelty score of that action.
+- **Survival.** When some draw of the look loses health, every action is rolled out, repeated for
+  `horizon` steps, `samples` times; an action is scored by the health it ends with (a predicted
+  death counts as the worst). The explorer's own choice stands unless another action ends better by
+  more than `tolerance` of the health range; so it flees, fights or stops sleeping when its model
+  says that pays.
+- **Needs.** A held count is a need when it has dropped by itself (after a move) and the model's
+  laws connect it to health: it appears in a condition of a law on health, or of a law on such an
+  attribute, and so on (before the first model every such count is). A need below `urgency` of the
+  highest value seen is served: by an (action, thing faced) pair that raised it before (at least
+  `min_rate` of its tries) or that a law says raises it (`action == A` and the thing ahead), walking
+  to the nearest such thing in view; else by the action that turned on the flags under which it
+  rose (the explorer's own bool attributes).
+
+It is told one fact about the world: which attribute is its health (`health`, `attr` or
+`attr.item`, e.g. `inventory.health`; None: no survival part). It reads no other names, no reward
+and no thresholds of a world: ranges come from what it saw, names from the schema and the laws, and
+ties go to schema order, so a relabelled world (`envs.relabel`) gets the same choices. Randomness is
+the explorer's numpy generator and the simulator's torch generator, both seeded by `reset`.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+import tempfile
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from dsl import ir
+from envs.explorer import Explorer
+from envs.state import find_player
+from laws.model import WorldModel
+from laws.simulator import Simulator
+from synth.fit import split
+from synth.learn import LearnConfig, learn
+from synth.offline import OfflineProposer
+
+
+@dataclasses.dataclass(frozen=True)
+class CuriousConfig:
+    learn_at: tuple[int, ...] = (100, 250, 500, 1000, 2000, 4000, 7000)   # steps at which the learner runs
+    learn_cap: int = 2500      # most transitions one learning round sees
+    learn_rounds: int = 3      # learner rounds per learning round (synth.learn.LearnConfig.rounds)
+    fit_steps: int = 150       # Pyro steps per fit
+    samples: int = 4           # model draws per action in the look and the rollouts
+    horizon: int = 5           # steps of a survival rollout
+    info_weight: float = 0.5   # novelty bonus per unit of predicted disagreement (in [0, 1])
+    urgency: float = 0.35      # a need is urgent at or below this share of its highest value seen
+    tolerance: float = 0.05    # share of the health range another action must win by
+    min_rate: float = 0.2      # raises per try for an (action, thing) pair to count as a way
+    rare: int = 20             # events seen fewer times are all kept when subsampling
+
+
+class CuriousExplorer:
+    """The explorer with the learner in the loop (see the module docstring); a `Policy`."""
+
+    name = "curious"
+
+    def __init__(self, health: str | None = None, config: CuriousConfig | None = None,
+                 device: str = "cpu"):
+        self.health = health
+        self.config = config or CuriousConfig()
+        self.device = device
+
+    # --- the Policy protocol ----------------------------------------------------------------------
+
+    def reset(self, seed: int, schema: dict) -> None:
+        self.base = Explorer()
+        self.base.reset(seed, schema)
+        self._schema = schema
+        self._generator = torch.Generator().manual_seed(seed)
+        self._vital = _field(self.health, schema) if self.health else None
+        self._held = [(name, item) for name in self.base._held for item in self.base._items
+                      if (name, item) != self._vital]
+        self._flags = list(self.base._flags)
+        self._actions = list(schema["actions"])
+        self._thing_order = {name: i for i, name in enumerate(
+            list(schema["materials"]) + list(schema["kinds"]))}
+        self._transitions: list[tuple[dict, str, dict]] = []
+        self._events: list[tuple] = []              # per transition, its event key
+        self._event_counts: collections.Counter = collections.Counter()
+        self._highest: dict[tuple, float] = {}      # held count -> highest value seen
+        self._self_drops: collections.Counter = collections.Counter()   # held count -> drops
+        self._raised: collections.Counter = collections.Counter()  # (count, action, thing)
+        self._tried: collections.Counter = collections.Counter()   # (action, thing)
+        self._raised_in: collections.Counter = collections.Counter()   # (count, flags)
+        self._steps_in: collections.Counter = collections.Counter()    # flags
+        self._turned_on: collections.Counter = collections.Counter()   # (flag, action)
+        self._hurt_by: collections.Counter = collections.Counter()     # kind -> hurt beside it
+        self._beside: collections.Counter = collections.Counter()      # kind -> steps beside it
+        self._hit: collections.Counter = collections.Counter()   # (kind, action) -> it lost
+        self._model: WorldModel | None = None
+        self._sim: Simulator | None = None
+        self._related: set[tuple] | None = None     # attributes the laws tie to health
+        self._law_ways: dict[tuple, list[tuple[str, str]]] = {}
+        self._ticking: set[tuple] = set()           # counts a law lowers whatever the action
+        self._next_round = 0
+        self._front: str | None = None
+        self.rounds: list[dict] = []                # one record per learning round
+        self.modes: collections.Counter = collections.Counter()   # how each choice was made
+
+    def act(self, state: dict) -> str:
+        config = self.config
+        if (self._next_round < len(config.learn_at)
+                and len(self._transitions) >= config.learn_at[self._next_round]):
+            self._next_round += 1
+            self._learn()
+        player = find_player(state)
+        look = self._look(state, player) if self._sim is not None else None
+        self.base.bonus = {} if look is None else {
+            a: config.info_weight * look["disagreement"][i] for i, a in enumerate(self._actions)}
+        chosen = self.base.act(state)
+        self._front = self.base._last[1]
+        fight = self._fight(state, player)
+        if fight is not None and fight != chosen:
+            self.modes["fight"] += 1
+            return fight
+        if look is not None and look["danger"]:
+            action = self._survive(state, player, chosen)
+            if action != chosen:
+                self.modes["survive"] += 1
+                return action
+        need = self._serve_needs(state, player)
+        if need is not None and need != chosen:
+            self.modes["need"] += 1
+            return need
+        self.modes["explore"] += 1
+        return chosen
+
+    def observe(self, state: dict, action: str, next_state: dict) -> None:
+        self.base.observe(state, action, next_state)
+        self._transitions.append((state, action, next_state))
+        before, after = find_player(state), find_player(next_state)
+        flags = tuple(bool(before[f]) for f in self._flags)
+        front = self._front
+        deltas = {c: after[c[0]][c[1]] - before[c[0]][c[1]] for c in self._held}
+        fx, fy = before["pos"][0] + before["facing"][0], before["pos"][1] + before["facing"][1]
+        grid_ahead = _cell(state, fx, fy) != _cell(next_state, fx, fy)
+        # A drop with nothing gained for it (no other count up, the cell ahead unchanged) is a
+        # count running down by itself, not a price paid.
+        traded = grid_ahead or any(d > 0 for d in deltas.values())
+        for count, delta in deltas.items():
+            old = before[count[0]][count[1]]
+            self._highest[count] = max(self._highest.get(count, old), old, old + delta)
+            if delta > 0:
+                self._raised[count, action, front] += 1
+                self._raised_in[count, flags] += 1
+            elif delta < 0 and not traded:
+                self._self_drops[count] += 1
+        self._tried[action, front] += 1
+        self._steps_in[flags] += 1
+        for i, flag in enumerate(self._flags):
+            if not flags[i] and after[flag]:
+                self._turned_on[flag, action] += 1
+        if self._vital is not None:
+            x, y = before["pos"]
+            beside = {o["kind"] for o in state["objects"] if o is not before
+                      and abs(o["pos"][0] - x) + abs(o["pos"][1] - y) == 1}
+            hurt = self._vital_of(after) < self._vital_of(before)
+            for kind in beside:
+                self._beside[kind] += 1
+                self._hurt_by[kind] += hurt
+        for obj in state["objects"]:
+            if obj is not before and tuple(obj["pos"]) == (fx, fy):
+                later = next((o for o in next_state["objects"] if o.get("id") == obj.get("id")
+                              and o["kind"] == obj["kind"]), None)
+                if later is None or any(isinstance(v, (int, float)) and later.get(k, v) < v
+                                        for k, v in obj.items() if k not in ("pos", "facing")):
+                    self._hit[obj["kind"], action] += 1
+        event = (action, front, tuple(c for c in self._held
+                                      if before[c[0]][c[1]] != after[c[0]][c[1]]))
+        self._events.append(event)
+        self._event_counts[event] += 1
+
+    # --- learning ---------------------------------------------------------------------------------
+
+    def _learn(self) -> None:
+        """One learning round on the life so far, warm-started from the last model."""
+        began = time.perf_counter()
+        data = self._subsample()
+        config = LearnConfig(rounds=self.config.learn_rounds, fit_steps=self.config.fit_steps,
+                             device=self.device)
+        train = split(data, config.heldout, config.seed).train
+        if len(train) < 2 or len(data) - len(train) < 1:
+            return
+        with tempfile.TemporaryDirectory(prefix="lawsmith-curious-") as folder:
+            model, history = learn(data, self._schema, OfflineProposer(train, self._schema),
+                                   folder, config, {}, start=self._model,
+                                   command="curious explorer (in memory)")
+        self._model = model
+        self._sim = Simulator(model, device=self.device)
+        self._related = self._related_to_health(model)
+        self._law_ways = {count: law_ways(model, count, self._schema) for count in self._held}
+        self._ticking = ticking(model, self._held)
+        self.rounds.append({"step": len(self._transitions), "transitions": len(data),
+                            "laws": len(model.law_names),
+                            "heldout_nll": history[-1]["heldout_nll"],
+                            "seconds": round(time.perf_counter() - began, 1)})
+
+    def _subsample(self) -> list[tuple[dict, str, dict]]:
+        """At most `learn_cap` transitions: every rare event, the rest evenly spaced over the life."""
+        cap, n = self.config.learn_cap, len(self._transitions)
+        if n <= cap:
+            return list(self._transitions)
+        rare = [i for i in range(n) if self._event_counts[self._events[i]] < self.config.rare]
+        rare = rare[-cap // 2:]
+        rest = [i for i in range(n) if self._event_counts[self._events[i]] >= self.config.rare]
+        room = cap - len(rare)
+        stride = max(1, math.ceil(len(rest) / room)) if room > 0 else len(rest) + 1
+        chosen = sorted(set(rare) | set(rest[::stride][:max(room, 0)]))
+        return [self._transitions[i] for i in chosen]
+
+    def _related_to_health(self, model: WorldModel) -> set[tuple] | None:
+        """Player attributes the laws tie to health: read in a condition of a law that writes
+        health, or of a law that writes such an attribute, and so on."""
+        if self._vital is None:
+            return None
+        reads: dict[tuple, set[tuple]] = collections.defaultdict(set)
+        for law in model.program.laws:
+            targets = [_target(e) for e in law.effects]
+            mentioned = _player_fields(law.condition)
+            for target in targets:
+                if target is not None:
+                    reads[target] |= mentioned
+        if not reads.get(self._vital):
+            return None   # no law on health yet: every need may matter
+        related, frontier = set(), [self._vital]
+        while frontier:
+            field = frontier.pop()
+            for other in reads.get(field, ()):
+                if other not in related and other != self._vital:
+                    related.add(other)
+                    frontier.append(other)
+        return related
+
+    # --- looking ahead in the model ---------------------------------------------------------------
+
+    def _vital_of(self, player: dict) -> float:
+        attr, key = self._vital
+        return float(player[attr] if key is None else player[attr][key])
+
+    def _look(self, state: dict, player: dict) -> dict:
+        """Every action `samples` times, one step: its health cost and the draws' disagreement."""
+        sim, k, n_actions = self._sim, self.config.samples, len(self._actions)
+        states = sim.repeat([state], n_actions * k)
+        actions = torch.arange(n_actions).repeat(k)
+        after = sim.step(states, actions, self._generator)
+        disagreement = [0.0] * n_actions
+        signature = _signature(after).view(k, n_actions)
+        for a in range(n_actions):
+            _, counts = torch.unique(signature[:, a], return_counts=True)
+            disagreement[a] = 1.0 - float(counts.max()) / k
+        danger = False
+        if self._vital is not None:
+            now = self._vital_of(player)
+            danger = bool((after.player(*self._vital).double() < now).any())
+        return {"disagreement": disagreement, "danger": danger}
+
+    def _survive(self, state: dict, player: dict, chosen: str) -> str:
+        """The action whose repeated rollouts keep the most health (the explorer's choice unless
+        another wins by more than the tolerance)."""
+        sim, k, n_actions = self._sim, self.config.samples, len(self._actions)
+        states = sim.repeat([state], n_actions * k)
+        actions = torch.arange(n_actions).repeat(k)
+        alive = torch.ones(n_actions * k, dtype=torch.bool)
+        for _ in range(self.config.horizon):
+            states = sim.step(states, actions, self._generator)
+            alive &= states.player(*self._vital).double() > 0
+        end = states.player(*self._vital).double()
+        highest = max(self._highest.get(self._vital, 0.0), self._vital_of(player), 1.0)
+        score = torch.where(alive, end, torch.full_like(end, -highest)).view(k, n_actions).mean(0)
+        best = int(torch.argmax(score))   # ties: the first in schema order
+        mine = self._actions.index(chosen)
+        if float(score[best]) > float(score[mine]) + self.config.tolerance * highest:
+            return self._actions[best]
+        return chosen
+
+    # --- fighting back -------------------------------------------------------------------------
+
+    def _harmful(self, kind: str) -> bool:
+        """Health fell beside this kind, on at least a tenth of the steps beside it."""
+        return self._hurt_by[kind] >= 1 and self._hurt_by[kind] >= 0.1 * self._beside[kind]
+
+    def _fight(self, state: dict, player: dict) -> str | None:
+        """Beside a kind that hurts: face it and use the action that made such things lose
+        (at least `min_rate` of its tries facing them)."""
+        if self._vital is None or not self.base._moves:
+            return None
+        x, y = player["pos"]
+        for action, (dx, dy) in self.base._moves:
+            kind = next((o["kind"] for o in state["objects"] if o is not player
+                         and tuple(o["pos"]) == (x + dx, y + dy)), None)
+            if kind is None or not self._harmful(kind):
+                continue
+            attacks = [(self._hit[kind, a] / max(1, self._tried[a, kind]), -i)
+                       for i, a in enumerate(self._actions) if self._hit[kind, a]]
+            attacks = [(rate, i) for rate, i in attacks if rate >= self.config.min_rate]
+            if not attacks:
+                return None
+            if tuple(player["facing"]) == (dx, dy):
+                return self._actions[-max(attacks)[1]]
+            return action   # a move into an occupied cell turns to face it
+        return None
+
+    # --- needs ------------------------------------------------------------------------------------
+
+    def _needs(self, player: dict) -> list[tuple]:
+        """Urgent needs, most urgent first (ties: schema order)."""
+        urgent = []
+        for order, count in enumerate(self._held):
+            if not self._self_drops[count] and count not in self._ticking:
+                continue
+            if self._related is not None and count not in self._related:
+                continue
+            highest = self._highest.get(count, 0.0)
+            value = player[count[0]][count[1]]
+            if highest > 0 and value <= self.config.urgency * highest:
+                urgent.append((value / highest, order, count))
+        return [count for _, _, count in sorted(urgent)]
+
+    def _serve_needs(self, state: dict, player: dict) -> str | None:
+        for count in self._needs(player):
+            action = self._serve(state, player, count)
+            if action is not None:
+                return action
+        return None
+
+    def _serve(self, state: dict, player: dict, count: tuple) -> str | None:
+        """An action toward raising `count`: use a way here, walk to one in view, or set the flags
+        it rose under."""
+        ways: dict[str, set[str]] = collections.defaultdict(set)   # thing -> actions
+        for (c, action, thing), raised in self._raised.items():
+            if c == count and thing is not None and raised >= self.config.min_rate * max(
+                    1, self._tried[action, thing]):
+                ways[thing].add(action)
+        for action, thing in self._law_ways.get(count, ()):
+            ways[thing].add(action)
+        if self._front in ways:
+            return min(ways[self._front], key=self._actions.index)
+        step = self._walk_to(state, player, set(ways))
+        if step is not None:
+            return step
+        action = self._set_flags(player, count)
+        value, highest = player[count[0]][count[1]], self._highest.get(count, 0.0)
+        if action is None and self.base._moves and value <= self.config.urgency * highest / 2:
+            # Very low and no way in view (or none known yet): cover new ground along a heading.
+            things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
+            return self.base._wander(state, things, tuple(player["pos"]))
+        return action
+
+    def _set_flags(self, player: dict, count: tuple) -> str | None:
+        """The action that turns on the flags under which `count` rose most often per step."""
+        best = None
+        for flags, steps in self._steps_in.items():
+            rate = self._raised_in[count, flags] / steps
+            if rate >= self.config.min_rate and (best is None or rate > best[0]):
+                best = (rate, flags)
+        if best is None:
+            return None
+        for i, flag in enumerate(self._flags):
+            if best[1][i] and not player[flag]:
+                setters = [(n, -self._actions.index(a)) for (f, a), n in self._turned_on.items()
+                           if f == flag]
+                if setters:
+                    return self._actions[-max(setters)[1]]
+        return None
+
+    def _walk_to(self, state: dict, player: dict, targets: set[str]) -> str | None:
+        """The first move of a shortest walk (inside the view) to face one of `targets`."""
+        base = self.base
+        if not targets or not base._moves:
+            return None
+        things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
+        start = tuple(player["pos"])
+        half_w, half_h = base.view[0] // 2, base.view[1] // 2
+        first: dict = {start: None}
+        queue = collections.deque([start])
+        while queue:
+            cell = queue.popleft()
+            for action, (dx, dy) in base._moves:
+                nxt = (cell[0] + dx, cell[1] + dy)
+                if abs(nxt[0] - start[0]) > half_w or abs(nxt[1] - start[1]) > half_h:
+                    continue
+                if base._thing(state, things, *nxt) in targets:
+                    return first[cell] or action
+                if nxt not in first and base._free(state, things, nxt):
+                    first[nxt] = first[cell] or action
+                    queue.append(nxt)
+        return None
+
+
+def _cell(state: dict, x: int, y: int) -> str | None:
+    grid = state["grid"]
+    return grid[y][x] if 0 <= y < len(grid) and 0 <= x < len(grid[y]) else None
+
+
+# --- reading the model ----------------------------------------------------------------------------
+
+def _field(name: str, schema: dict) -> tuple[str, str | None]:
+    """`attr` or `attr.key` of the player, checked against the schema."""
+    attr, _, key = name.partition(".")
+    spec = schema["kinds"]["player"].get(attr)
+    if spec is None or (key and spec["type"] != "counts"):
+        raise ValueError(f"the player has no field {name!r}")
+    return attr, key or None
+
+
+def _player_fields(node) -> set[tuple]:
+    """Every player field (attr, key) read anywhere in the resolved expression `node`."""
+    found, stack = set(), [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ir.Field):
+            if node.var == "player":
+                found.add((node.attr, node.key))
+        elif isinstance(node, ir.Apply):
+            stack.extend(node.args)
+        elif isinstance(node, (ir.Quantify, )):
+            stack.append(node.where)
+        elif isinstance(node, ir.Named):
+            stack.append(node.value)
+        elif isinstance(node, ir.Component):
+            stack.append(node.operand)
+    return found
+
+
+def _target(effect: ir.Effect) -> tuple[str, str | None] | None:
+    target = effect.target
+    if isinstance(target, ir.FieldTarget) and target.var == "player":
+        return target.attr, target.key
+    return None
+
+
+def _conjuncts(node) -> list:
+    while isinstance(node, ir.Named):
+        node = node.value
+    if isinstance(node, ir.Apply) and node.op == "and":
+        return [part for arg in node.args for part in _conjuncts(arg)]
+    return [node]
+
+
+def _ahead(node) -> bool:
+    """Whether `node` is the cell ahead of the player (player.pos + player.facing)."""
+    while isinstance(node, ir.Named):
+        node = node.value
+    return (isinstance(node, ir.Apply) and node.op == "pos+dir"
+            and isinstance(node.args[0], ir.Field) and node.args[0].var == "player"
+            and node.args[0].attr == "pos" and isinstance(node.args[1], ir.Field)
+            and node.args[1].var == "player" and node.args[1].attr == "facing")
+
+
+def _action_of(part, schema: dict) -> str | None:
+    if (isinstance(part, ir.Apply) and part.op == "==" and isinstance(part.args[0], ir.Action)
+            and isinstance(part.args[1], ir.Const)):
+        return schema["actions"][part.args[1].value]
+    return None
+
+
+def law_ways(model: WorldModel, count: tuple, schema: dict) -> list[tuple[str, str]]:
+    """(action, thing ahead) pairs that a law raising `count` names in its condition:
+    `action == A` with `material(ahead) == M`, or a law over kind K with `v.pos == ahead`."""
+    materials, kinds = list(schema["materials"]), list(schema["kinds"])
+    ways = []
+    for law in model.program.laws:
+        if not any(_target(e) == count and _raises(e) for e in law.effects):
+            continue
+        action, thing = None, None
+        for part in _conjuncts(law.condition):
+            action = _action_of(part, schema) or action
+            if not (isinstance(part, ir.Apply) and part.op == "=="):
+                continue
+            left, right = part.args
+            if (isinstance(left, ir.Apply) and left.op == "material" and _ahead(left.args[0])
+                    and isinstance(right, ir.Const)):
+                thing = materials[right.value]
+            elif (law.kind is not None and isinstance(left, ir.Field) and left.var == law.var
+                  and left.attr == "pos" and _ahead(right)):
+                thing = kinds[law.kind]
+        if action is not None and thing is not None:
+            ways.append((action, thing))
+    return ways
+
+
+def ticking(model: WorldModel, counts: Sequence[tuple]) -> set[tuple]:
+    """The counts some law lowers with no `action == ...` in its condition (they run down by
+    themselves)."""
+    found = set()
+    for law in model.program.laws:
+        if any(_action_of(p, model.schema) is not None for p in _conjuncts(law.condition)):
+            continue
+        for effect in law.effects:
+            if effect.op == "-=" and _target(effect) in counts:
+                found.add(_target(effect))
+    return found
+
+
+def _raises(effect: ir.Effect) -> bool:
+    return (effect.op == "+=" and len(effect.outcomes) == 1
+            and isinstance(effect.outcomes[0], ir.Const) and effect.outcomes[0].value > 0)
+
+
+# Fixed weights that fold a state into one number per row (the same in every process).
+_WEIGHTS: dict[tuple, torch.Tensor] = {}
+
+
+def _weights(shape: tuple) -> torch.Tensor:
+    if shape not in _WEIGHTS:
+        rng = np.random.default_rng(len(shape) * 1000 + sum(shape))
+        _WEIGHTS[shape] = torch.from_numpy(rng.random(shape) + 0.5)
+    return _WEIGHTS[shape]
+
+
+def _signature(states) -> torch.Tensor:
+    """[N] one number per state from the player's fields, the grid, and per kind the number of
+    objects and their fields' sums (not positions: creatures wander whatever the action)."""
+    batch = states.batch
+    grid = batch.grid.double()
+    total = (grid * _weights(tuple(grid.shape[1:]))).sum((1, 2))
+    for kind_index, (kind, table) in enumerate(batch.tables.items()):
+        mask = table.mask.double()
+        parts = [mask.sum(1)]
+        for (attr, key), column in table.fields.items():
+            if column.dim() == 3:   # positions and directions
+                if kind == "player":
+                    parts.append((column[:, 0].double() * torch.tensor([1.0, 7.0])).sum(1))
+                continue
+            values = column.double()
+            parts.append(values[:, 0] if kind == "player" else (values * mask).sum(1))
+        stacked = torch.stack(parts, 1)
+        total = total + (stacked * _weights((kind_index + 1, stacked.shape[1]))[kind_index]).sum(1)
+    return total
