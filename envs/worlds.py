@@ -33,7 +33,9 @@ def default_schema(name: str) -> dict:
     raise TraceError(f"unknown world '{name}' and no schema given (known: {', '.join(WORLDS)})")
 
 
-POLICIES = ("explorer", "random")
+# "curious" (synth/curious.py: the explorer with the learner in the loop) sits above envs/, so the
+# CLI builds it; make_policy knows the two that need nothing but the schema.
+POLICIES = ("explorer", "random", "curious")
 
 
 def make_policy(name: str):
@@ -44,4 +46,7 @@ def make_policy(name: str):
     if name == "random":
         from envs.recorder import RandomPolicy
         return RandomPolicy()
+    if name == "curious":
+        raise TraceError("the curious policy learns as it goes: build it with "
+                         "synth.curious.CuriousExplorer(health=world.health)", field="policy")
     raise TraceError(f"unknown policy '{name}' (known: {', '.join(POLICIES)})", field="policy")

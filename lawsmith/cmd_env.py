@@ -19,6 +19,7 @@ EXPLORE_EXAMPLE = """example:
   lawsmith explore --world crafter --rules examples/rules/wood_pickaxe_3.yaml --steps 500 -o v.jsonl
   lawsmith explore --world crafter --transitions 2000 -o runs/lives.jsonl.gz   # several lives
   lawsmith explore --world crafter --relabel 7 --steps 500 -o runs/opaque.jsonl   # opaque names
+  lawsmith explore --world crafter --policy curious --steps 2000 -o runs/curious.jsonl.gz
 The same arguments give a byte-identical file."""
 
 INFO_EXAMPLE = """example:
@@ -36,7 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "of crafter's data.yaml)")
     explore.add_argument("--steps", type=_positive, default=2000, help="most actions (default 2000)")
     explore.add_argument("--seed", type=int, default=0)
-    explore.add_argument("--policy", choices=POLICIES, default="explorer")
+    explore.add_argument("--policy", choices=POLICIES, default="explorer",
+                         help="explorer: count-based novelty (default); curious: the explorer "
+                              "with the learner in the loop, looking ahead in its own model "
+                              "(synth/curious.py, slower: learning rounds); random: uniform")
     explore.add_argument("--transitions", type=_positive, metavar="N",
                          help="record lives (seeds S, S+1, ...) until the trace holds N "
                               "transitions, each life at most --steps actions")
@@ -68,7 +72,7 @@ def run_explore(args: argparse.Namespace) -> int:
     world = make_world(args.world, args.rules)
     if args.relabel is not None:
         world = RelabelledWorld(world, args.relabel)
-    policy = make_policy(args.policy)
+    policy = _policy(args.policy, world)
     if args.transitions:
         lives = record_lives(world, policy, args.output, args.transitions, args.seed, args.steps)
         print(f"wrote {args.output}: {args.transitions} transitions over {lives} lives "
@@ -84,6 +88,13 @@ def run_explore(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}: {taken} steps, {ended} (world {_described(args)}, seed "
           f"{args.seed}, policy {args.policy})")
     return 0
+
+
+def _policy(name: str, world):
+    if name == "curious":
+        from synth.curious import CuriousExplorer
+        return CuriousExplorer(health=getattr(world, "health", None))
+    return make_policy(name)
 
 
 def _described(args: argparse.Namespace) -> str:
