@@ -68,6 +68,7 @@ class CuriousConfig:
     tolerance: float = 0.05    # share of the health range another action must win by
     min_rate: float = 0.2      # raises per try for an (action, thing) pair to count as a way
     rare: int = 20             # events seen fewer times are all kept when subsampling
+    parts: tuple[str, ...] = ("survive", "needs", "fight")   # which drives run (for ablations)
 
 
 class CuriousExplorer:
@@ -130,16 +131,16 @@ class CuriousExplorer:
             a: config.info_weight * look["disagreement"][i] for i, a in enumerate(self._actions)}
         chosen = self.base.act(state)
         self._front = self.base._last[1]
-        fight = self._fight(state, player)
+        fight = self._fight(state, player) if "fight" in config.parts else None
         if fight is not None and fight != chosen:
             self.modes["fight"] += 1
             return fight
-        if look is not None and look["danger"]:
+        if look is not None and look["danger"] and "survive" in config.parts:
             action = self._survive(state, player, chosen)
             if action != chosen:
                 self.modes["survive"] += 1
                 return action
-        need = self._serve_needs(state, player)
+        need = self._serve_needs(state, player) if "needs" in config.parts else None
         if need is not None and need != chosen:
             self.modes["need"] += 1
             return need
