@@ -68,6 +68,8 @@ class CuriousConfig:
     tolerance: float = 0.05    # share of the health range another action must win by
     min_rate: float = 0.2      # raises per try for an (action, thing) pair to count as a way
     rare: int = 20             # events seen fewer times are all kept when subsampling
+    patience: int = 100        # most steps one need is served before it is reconsidered
+    walk_cells: int = 4096     # most cells one walk over the remembered map visits
     parts: tuple[str, ...] = ("survive", "needs", "fight")   # which drives run (for ablations)
 
 
@@ -108,7 +110,7 @@ class CuriousExplorer:
         self._turned_on: collections.Counter = collections.Counter()   # (flag, action)
         self._hurt_by: collections.Counter = collections.Counter()     # kind -> hurt beside it
         self._beside: collections.Counter = collections.Counter()      # kind -> steps beside it
-        self._hit: collections.Counter = collections.Counter()   # (kind, action) -> it lost
+        self._kills: collections.Counter = collections.Counter()   # (kind, action) -> vanished
         self._model: WorldModel | None = None
         self._sim: Simulator | None = None
         self._related: set[tuple] | None = None     # attributes the laws tie to health
@@ -116,6 +118,11 @@ class CuriousExplorer:
         self._ticking: set[tuple] = set()           # counts a law lowers whatever the action
         self._next_round = 0
         self._front: str | None = None
+        self._names = dict(self.base._names)            # grid code -> material name
+        self._map: dict[tuple[int, int], str] = {}       # cell -> material last seen there
+        self._kind_at: dict[tuple[int, int], str] = {}   # cell -> kind last seen there
+        self._serving: tuple | None = None              # the need being served, till it is full
+        self._serving_since = 0
         self.rounds: list[dict] = []                # one record per learning round
         self.modes: collections.Counter = collections.Counter()   # how each choice was made
 
@@ -126,6 +133,7 @@ class CuriousExplorer:
             self._next_round += 1
             self._learn()
         player = find_player(state)
+        self._remember(state, player)
         look = self._look(state, player) if self._sim is not None else None
         self.base.bonus = {} if look is None else {
             a: config.info_weight * look["disagreement"][i] for i, a in enumerate(self._actions)}
@@ -175,18 +183,16 @@ class CuriousExplorer:
         if self._vital is not None:
             x, y = before["pos"]
             beside = {o["kind"] for o in state["objects"] if o is not before
-                      and abs(o["pos"][0] - x) + abs(o["pos"][1] - y) == 1}
+                      and max(abs(o["pos"][0] - x), abs(o["pos"][1] - y)) == 1}
             hurt = self._vital_of(after) < self._vital_of(before)
             for kind in beside:
                 self._beside[kind] += 1
                 self._hurt_by[kind] += hurt
+        later = {(o["kind"], o.get("id")) for o in next_state["objects"]}
         for obj in state["objects"]:
-            if obj is not before and tuple(obj["pos"]) == (fx, fy):
-                later = next((o for o in next_state["objects"] if o.get("id") == obj.get("id")
-                              and o["kind"] == obj["kind"]), None)
-                if later is None or any(isinstance(v, (int, float)) and later.get(k, v) < v
-                                        for k, v in obj.items() if k not in ("pos", "facing")):
-                    self._hit[obj["kind"], action] += 1
+            if (obj is not before and tuple(obj["pos"]) == (fx, fy)
+                    and (obj["kind"], obj.get("id")) not in later):
+                self._kills[obj["kind"], action] += 1   # it vanished while faced
         event = (action, front, tuple(c for c in self._held
                                       if before[c[0]][c[1]] != after[c[0]][c[1]]))
         self._events.append(event)
@@ -302,30 +308,52 @@ class CuriousExplorer:
         return self._hurt_by[kind] >= 1 and self._hurt_by[kind] >= 0.1 * self._beside[kind]
 
     def _fight(self, state: dict, player: dict) -> str | None:
-        """Beside a kind that hurts: face it and use the action that made such things lose
-        (at least `min_rate` of its tries facing them)."""
+        """Next to a kind that hurts (the 8 cells around): face it and use the action that makes
+        things vanish (`_attack`); one diagonal step away, first step straight beside it."""
         if self._vital is None or not self.base._moves:
             return None
         x, y = player["pos"]
-        for action, (dx, dy) in self.base._moves:
-            kind = next((o["kind"] for o in state["objects"] if o is not player
-                         and tuple(o["pos"]) == (x + dx, y + dy)), None)
-            if kind is None or not self._harmful(kind):
+        near = {(o["pos"][0] - x, o["pos"][1] - y): o["kind"] for o in state["objects"]
+                if o is not player and max(abs(o["pos"][0] - x), abs(o["pos"][1] - y)) == 1
+                and self._harmful(o["kind"])}
+        if not near:
+            return None
+        for action, step in self.base._moves:
+            kind = near.get(step)
+            if kind is None:
                 continue
-            attacks = [(self._hit[kind, a] / max(1, self._tried[a, kind]), -i)
-                       for i, a in enumerate(self._actions) if self._hit[kind, a]]
-            attacks = [(rate, i) for rate, i in attacks if rate >= self.config.min_rate]
-            if not attacks:
+            if not self.base._others:
                 return None
-            if tuple(player["facing"]) == (dx, dy):
-                return self._actions[-max(attacks)[1]]
+            attack = self._attack(kind)
+            if tuple(player["facing"]) == step:
+                return attack
             return action   # a move into an occupied cell turns to face it
+        things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
+        for action, (dx, dy) in self.base._moves:
+            # Diagonal: the step that puts it straight beside (it can reach us, we cannot it).
+            if any(abs(ox - dx) + abs(oy - dy) == 1 for ox, oy in near) and self.base._free(
+                    state, things, (x + dx, y + dy)):
+                return action
         return None
+
+    def _attack(self, kind: str) -> str:
+        """The action (not a move) after which faced things of `kind` (else of any kind) vanished
+        most often; before any did, the one whose outcomes paid most anywhere (it changes what
+        is ahead), ties to the one tried least facing `kind`."""
+        others = self.base._others
+        for kinds in ((kind,), tuple(self._thing_order)):
+            kills = [(sum(self._kills[k, a] for k in kinds), -i) for i, a in enumerate(others)]
+            best = max(kills)
+            if best[0] > 0:
+                return others[-best[1]]
+        return max(others, key=lambda a: (self.base._action_reward[None, a],
+                                          -self._tried[a, kind], -others.index(a)))
 
     # --- needs ------------------------------------------------------------------------------------
 
     def _needs(self, player: dict) -> list[tuple]:
-        """Urgent needs, most urgent first (ties: schema order)."""
+        """Urgent needs, most urgent first (ties: schema order); the one being served stays first
+        until it is back at its highest value seen or `patience` steps have passed."""
         urgent = []
         for order, count in enumerate(self._held):
             if not self._self_drops[count] and count not in self._ticking:
@@ -336,7 +364,17 @@ class CuriousExplorer:
             value = player[count[0]][count[1]]
             if highest > 0 and value <= self.config.urgency * highest:
                 urgent.append((value / highest, order, count))
-        return [count for _, _, count in sorted(urgent)]
+        needs = [count for _, _, count in sorted(urgent)]
+        serving = self._serving
+        if serving is not None:
+            full = player[serving[0]][serving[1]] >= self._highest.get(serving, 0.0)
+            if full or len(self._transitions) - self._serving_since > self.config.patience:
+                self._serving = serving = None
+        if serving is None and needs:
+            self._serving, self._serving_since = needs[0], len(self._transitions)
+        elif serving is not None and serving not in needs:
+            needs.insert(0, serving)
+        return needs
 
     def _serve_needs(self, state: dict, player: dict) -> str | None:
         for count in self._needs(player):
@@ -346,8 +384,8 @@ class CuriousExplorer:
         return None
 
     def _serve(self, state: dict, player: dict, count: tuple) -> str | None:
-        """An action toward raising `count`: use a way here, walk to one in view, or set the flags
-        it rose under."""
+        """An action toward raising `count`: use a way here, walk to one seen (in view or
+        remembered), or set the flags it rose under."""
         ways: dict[str, set[str]] = collections.defaultdict(set)   # thing -> actions
         for (c, action, thing), raised in self._raised.items():
             if c == count and thing is not None and raised >= self.config.min_rate * max(
@@ -357,16 +395,50 @@ class CuriousExplorer:
             ways[thing].add(action)
         if self._front in ways:
             return min(ways[self._front], key=self._actions.index)
+        if not ways:
+            # No way known yet: find one, trying actions on things least handled (the
+            # explorer's own choice while what it faces is still new).
+            base = self.base
+            key, front, held = base._last
+            if base._handled[front, held] < len(base._others):
+                return None
+            things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
+            return (base._nearest_novel(state, things, tuple(player["pos"]),
+                                        tuple(player["facing"]), held)
+                    or self._to_frontier(player))
         step = self._walk_to(state, player, set(ways))
         if step is not None:
             return step
         action = self._set_flags(player, count)
         value, highest = player[count[0]][count[1]], self._highest.get(count, 0.0)
         if action is None and self.base._moves and value <= self.config.urgency * highest / 2:
-            # Very low and no way in view (or none known yet): cover new ground along a heading.
-            things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
-            return self.base._wander(state, things, tuple(player["pos"]))
+            # Very low and no way seen (or none known yet): reveal new ground, the nearest edge
+            # of the remembered map first, else along a heading.
+            action = self._to_frontier(player)
+            if action is None:
+                things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
+                action = self.base._wander(state, things, tuple(player["pos"]))
         return action
+
+    def _to_frontier(self, player: dict) -> str | None:
+        """The first move of a shortest walk over the remembered map to a cell next to one
+        never seen."""
+        base = self.base
+        start = tuple(player["pos"])
+        first: dict = {start: None}
+        queue = collections.deque([start])
+        while queue and len(first) < self.config.walk_cells:
+            cell = queue.popleft()
+            for action, (dx, dy) in base._moves:
+                nxt = (cell[0] + dx, cell[1] + dy)
+                if nxt in first or nxt in self._kind_at or self._map.get(nxt) not in base._walkable:
+                    continue
+                first[nxt] = first[cell] or action
+                if any((nxt[0] + ex, nxt[1] + ey) not in self._map for _, (ex, ey) in base._moves
+                       if 0 <= nxt[0] + ex < self._width and 0 <= nxt[1] + ey < self._height):
+                    return first[nxt]
+                queue.append(nxt)
+        return None
 
     def _set_flags(self, player: dict, count: tuple) -> str | None:
         """The action that turns on the flags under which `count` rose most often per step."""
@@ -385,25 +457,40 @@ class CuriousExplorer:
                     return self._actions[-max(setters)[1]]
         return None
 
+    def _remember(self, state: dict, player: dict) -> None:
+        """Note the materials and objects in view (the map the walks plan on)."""
+        half_w, half_h = self.base.view[0] // 2, self.base.view[1] // 2
+        x, y = player["pos"]
+        grid = state["grid"]
+        self._height, self._width = len(grid), len(grid[0])
+        for cy in range(max(0, y - half_h), min(len(grid), y + half_h + 1)):
+            row = grid[cy]
+            for cx in range(max(0, x - half_w), min(len(row), x + half_w + 1)):
+                self._map[cx, cy] = self._names[row[cx]]
+                self._kind_at.pop((cx, cy), None)
+        for obj in state["objects"]:
+            ox, oy = obj["pos"]
+            if obj is not player and abs(ox - x) <= half_w and abs(oy - y) <= half_h:
+                self._kind_at[ox, oy] = obj["kind"]
+
     def _walk_to(self, state: dict, player: dict, targets: set[str]) -> str | None:
-        """The first move of a shortest walk (inside the view) to face one of `targets`."""
+        """The first move of a shortest walk over the remembered map (walkable cells with no
+        object seen on them) to face one of `targets` (a material or kind last seen there)."""
         base = self.base
         if not targets or not base._moves:
             return None
-        things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
         start = tuple(player["pos"])
-        half_w, half_h = base.view[0] // 2, base.view[1] // 2
         first: dict = {start: None}
         queue = collections.deque([start])
-        while queue:
+        while queue and len(first) < self.config.walk_cells:
             cell = queue.popleft()
             for action, (dx, dy) in base._moves:
                 nxt = (cell[0] + dx, cell[1] + dy)
-                if abs(nxt[0] - start[0]) > half_w or abs(nxt[1] - start[1]) > half_h:
-                    continue
-                if base._thing(state, things, *nxt) in targets:
+                thing = self._kind_at.get(nxt) or self._map.get(nxt)
+                if thing in targets:
                     return first[cell] or action
-                if nxt not in first and base._free(state, things, nxt):
+                if (nxt not in first and nxt not in self._kind_at
+                        and self._map.get(nxt) in base._walkable):
                     first[nxt] = first[cell] or action
                     queue.append(nxt)
         return None
