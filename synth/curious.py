@@ -70,7 +70,8 @@ class CuriousConfig:
     rare: int = 20             # events seen fewer times are all kept when subsampling
     patience: int = 100        # most steps one need is served before it is reconsidered
     walk_cells: int = 4096     # most cells one walk over the remembered map visits
-    parts: tuple[str, ...] = ("survive", "needs", "fight")   # which drives run (for ablations)
+    shelter_every: int = 10    # steps between recomputing the safest ground while threatened
+    parts: tuple[str, ...] = ("survive", "needs", "fight", "shelter")   # drives (for ablations)
 
 
 class CuriousExplorer:
@@ -111,6 +112,9 @@ class CuriousExplorer:
         self._hurt_by: collections.Counter = collections.Counter()     # kind -> hurt beside it
         self._beside: collections.Counter = collections.Counter()      # kind -> steps beside it
         self._kills: collections.Counter = collections.Counter()   # (kind, action) -> vanished
+        self._hurt_steps = 0                                       # steps health fell
+        self._faced_drops: collections.Counter = collections.Counter()  # (kind, field, action)
+        self._fields: dict[str, dict] = {}   # kind -> its numeric fields, in the order seen
         self._model: WorldModel | None = None
         self._sim: Simulator | None = None
         self._related: set[tuple] | None = None     # attributes the laws tie to health
@@ -122,6 +126,11 @@ class CuriousExplorer:
         self._map: dict[tuple[int, int], str] = {}       # cell -> material last seen there
         self._kind_at: dict[tuple[int, int], str] = {}   # cell -> kind last seen there
         self._serving: tuple | None = None              # the need being served, till it is full
+        self._cells_seen: collections.Counter = collections.Counter()  # material -> cell-steps
+        self._stood_on: collections.Counter = collections.Counter()    # (kind, material) -> seen
+        self._threatened_at = -10**9                    # last step a harmful kind was in view
+        self._refuge: tuple[int, int] | None = None     # the safest ground found, while threatened
+        self._refuge_at = -10**9
         self._serving_since = 0
         self.rounds: list[dict] = []                # one record per learning round
         self.modes: collections.Counter = collections.Counter()   # how each choice was made
@@ -143,6 +152,10 @@ class CuriousExplorer:
         if fight is not None and fight != chosen:
             self.modes["fight"] += 1
             return fight
+        shelter = self._shelter(state, player, chosen) if "shelter" in config.parts else None
+        if shelter is not None and shelter != chosen:
+            self.modes["shelter"] += 1
+            return shelter
         if look is not None and look["danger"] and "survive" in config.parts:
             action = self._survive(state, player, chosen)
             if action != chosen:
@@ -182,17 +195,31 @@ class CuriousExplorer:
                 self._turned_on[flag, action] += 1
         if self._vital is not None:
             x, y = before["pos"]
-            beside = {o["kind"] for o in state["objects"] if o is not before
+            # Beside before or after the step: a creature may step up and strike in one step.
+            beside = {o["kind"] for o in state["objects"] + next_state["objects"]
+                      if o is not before and o is not after
                       and max(abs(o["pos"][0] - x), abs(o["pos"][1] - y)) == 1}
-            hurt = self._vital_of(after) < self._vital_of(before)
+            # A hit: health fell by more than the commonest drop of any held count (the slow
+            # tick of needs, the explorer's startle reference).
+            drops = self.base._drops
+            usual = min(drops, key=lambda d: (-drops[d], d)) if drops else 1
+            hurt = self._vital_of(before) - self._vital_of(after) > usual
+            self._hurt_steps += hurt
             for kind in beside:
                 self._beside[kind] += 1
                 self._hurt_by[kind] += hurt
-        later = {(o["kind"], o.get("id")) for o in next_state["objects"]}
+        later = {(o["kind"], o.get("id")): o for o in next_state["objects"]}
         for obj in state["objects"]:
-            if (obj is not before and tuple(obj["pos"]) == (fx, fy)
-                    and (obj["kind"], obj.get("id")) not in later):
+            if obj is before or tuple(obj["pos"]) != (fx, fy):
+                continue
+            after_obj = later.get((obj["kind"], obj.get("id")))
+            if after_obj is None:
                 self._kills[obj["kind"], action] += 1   # it vanished while faced
+            for k, v in obj.items():
+                if k not in ("id", "kind", "pos", "facing") and isinstance(v, (int, float)):
+                    self._fields.setdefault(obj["kind"], {})[k] = None
+                    if after_obj is None or after_obj.get(k, v) < v:
+                        self._faced_drops[obj["kind"], k, action] += 1
         event = (action, front, tuple(c for c in self._held
                                       if before[c[0]][c[1]] != after[c[0]][c[1]]))
         self._events.append(event)
@@ -304,8 +331,16 @@ class CuriousExplorer:
     # --- fighting back -------------------------------------------------------------------------
 
     def _harmful(self, kind: str) -> bool:
-        """Health fell beside this kind, on at least a tenth of the steps beside it."""
-        return self._hurt_by[kind] >= 1 and self._hurt_by[kind] >= 0.1 * self._beside[kind]
+        """Hits (drops of health bigger than the commonest drop) came beside this kind on more
+        than twice the share of steps they came overall, and at least half as often as beside
+        the worst kind (a bystander is not blamed)."""
+        if not self._hurt_by[kind]:
+            return False
+        rate = {k: self._hurt_by[k] / max(1, self._beside[k]) for k in self._thing_order
+                if self._hurt_by[k]}
+        steps = max(1, len(self._transitions))
+        return (rate[kind] > 2 * self._hurt_steps / steps
+                and rate[kind] >= 0.5 * max(rate.values()))
 
     def _fight(self, state: dict, player: dict) -> str | None:
         """Next to a kind that hurts (the 8 cells around): face it and use the action that makes
@@ -338,16 +373,110 @@ class CuriousExplorer:
 
     def _attack(self, kind: str) -> str:
         """The action (not a move) after which faced things of `kind` (else of any kind) vanished
-        most often; before any did, the one whose outcomes paid most anywhere (it changes what
-        is ahead), ties to the one tried least facing `kind`."""
+        most often; before any did, the one that made a field of faced things drop more often than
+        the other actions did facing the same kinds (a cooldown ticks whatever one does); with
+        no such evidence, the one tried least facing `kind`."""
         others = self.base._others
         for kinds in ((kind,), tuple(self._thing_order)):
             kills = [(sum(self._kills[k, a] for k in kinds), -i) for i, a in enumerate(others)]
             best = max(kills)
             if best[0] > 0:
                 return others[-best[1]]
-        return max(others, key=lambda a: (self.base._action_reward[None, a],
-                                          -self._tried[a, kind], -others.index(a)))
+        excess = []
+        for i, a in enumerate(others):
+            most = 0.0
+            for k in self._thing_order:
+                tries = sum(self._tried[b, k] for b in others)
+                for f in self._fields.get(k, ()):
+                    rate = sum(self._faced_drops[k, f, b] for b in others) / max(1, tries)
+                    most = max(most, self._faced_drops[k, f, a] - rate * self._tried[a, k])
+            excess.append((round(most, 9), -i))
+        best = max(excess)
+        if best[0] > 0:
+            return others[-best[1]]
+        return min(others, key=lambda a: (self._tried[a, kind], others.index(a)))
+
+    # --- sheltering ------------------------------------------------------------------------------
+
+    def _shelter(self, state: dict, player: dict, chosen: str) -> str | None:
+        """While kinds that hurt are about (seen within `patience` steps): do not turn on a flag
+        (asleep, a creature hits harder), and walk to the ground where such kinds were seen
+        least: each material's rate of harmful kinds standing on it per cell seen, summed over a
+        view-sized window around each remembered cell."""
+        now = len(self._transitions)
+        if now - self._threatened_at > self.config.patience or not self.base._moves:
+            self._refuge = None
+            return None
+        if self._refuge is None or now - self._refuge_at >= self.config.shelter_every:
+            self._refuge, self._refuge_at = self._safest(player), now
+        start = tuple(player["pos"])
+        if self._refuge is not None and self._refuge != start:
+            step = self._walk_to_cell(player, self._refuge)
+            if step is not None:
+                return step
+        at_refuge = self._refuge == start
+        if at_refuge and (chosen in self.base._move_of
+                          or any(self._turned_on[f, chosen] for f in self._flags)):
+            # Stay, awake: the action whose outcomes paid least (it changes least).
+            others = self.base._others
+            return min(others, key=lambda a: (self.base._action_reward[None, a],
+                                              others.index(a))) if others else None
+        return None
+
+    def _safest(self, player: dict) -> tuple[int, int] | None:
+        """The reachable remembered cell with the least harm around it (ties: the nearest)."""
+        if not self._map:
+            return None
+        harmful = [k for k in self._thing_order if self._harmful(k)]
+        rate = {m: sum(self._stood_on[k, m] for k in harmful) / n
+                for m, n in self._cells_seen.items() if n}
+        worst = max(rate.values(), default=0.0)
+        grid = np.full((self._height, self._width), worst)   # never seen: as bad as the worst
+        for (cx, cy), material in self._map.items():
+            grid[cy, cx] = rate.get(material, worst)
+        half_w, half_h = self.base.view[0] // 2, self.base.view[1] // 2
+        padded = np.pad(grid, ((half_h + 1, half_h), (half_w + 1, half_w)), constant_values=worst)
+        total = padded.cumsum(0).cumsum(1)
+        h, w = 2 * half_h + 1, 2 * half_w + 1
+        window = (total[h:, w:] - total[:-h, w:] - total[h:, :-w] + total[:-h, :-w])
+        best, found = None, None
+        for cell, distance in self._reachable(player).items():
+            score = (round(float(window[cell[1], cell[0]]), 9), distance)
+            if best is None or score < best:
+                best, found = score, cell
+        return found
+
+    def _reachable(self, player: dict) -> dict[tuple[int, int], int]:
+        """Walking distance to each remembered walkable cell with no object seen on it."""
+        start = tuple(player["pos"])
+        distance = {start: 0}
+        queue = collections.deque([start])
+        while queue and len(distance) < self.config.walk_cells:
+            cell = queue.popleft()
+            for _, (dx, dy) in self.base._moves:
+                nxt = (cell[0] + dx, cell[1] + dy)
+                if (nxt not in distance and nxt not in self._kind_at
+                        and self._map.get(nxt) in self.base._walkable):
+                    distance[nxt] = distance[cell] + 1
+                    queue.append(nxt)
+        return distance
+
+    def _walk_to_cell(self, player: dict, goal: tuple[int, int]) -> str | None:
+        """The first move of a shortest remembered walk to stand on `goal`."""
+        start = tuple(player["pos"])
+        first: dict = {start: None}
+        queue = collections.deque([start])
+        while queue and len(first) < self.config.walk_cells:
+            cell = queue.popleft()
+            for action, (dx, dy) in self.base._moves:
+                nxt = (cell[0] + dx, cell[1] + dy)
+                if (nxt not in first and nxt not in self._kind_at
+                        and self._map.get(nxt) in self.base._walkable):
+                    first[nxt] = first[cell] or action
+                    if nxt == goal:
+                        return first[nxt]
+                    queue.append(nxt)
+        return None
 
     # --- needs ------------------------------------------------------------------------------------
 
@@ -468,10 +597,16 @@ class CuriousExplorer:
             for cx in range(max(0, x - half_w), min(len(row), x + half_w + 1)):
                 self._map[cx, cy] = self._names[row[cx]]
                 self._kind_at.pop((cx, cy), None)
+        for cy in range(max(0, y - half_h), min(len(grid), y + half_h + 1)):
+            for cx in range(max(0, x - half_w), min(len(grid[cy]), x + half_w + 1)):
+                self._cells_seen[self._map[cx, cy]] += 1
         for obj in state["objects"]:
             ox, oy = obj["pos"]
             if obj is not player and abs(ox - x) <= half_w and abs(oy - y) <= half_h:
                 self._kind_at[ox, oy] = obj["kind"]
+                self._stood_on[obj["kind"], self._map.get((ox, oy))] += 1
+                if self._harmful(obj["kind"]):
+                    self._threatened_at = len(self._transitions)
 
     def _walk_to(self, state: dict, player: dict, targets: set[str]) -> str | None:
         """The first move of a shortest walk over the remembered map (walkable cells with no
