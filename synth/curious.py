@@ -71,6 +71,7 @@ class CuriousConfig:
     patience: int = 100        # most steps one need is served before it is reconsidered
     walk_cells: int = 4096     # most cells one walk over the remembered map visits
     shelter_every: int = 10    # steps between recomputing the safest ground while threatened
+    refuge_reach: int = 1      # the harm around a cell is summed over this many views' extent
     parts: tuple[str, ...] = ("survive", "needs", "fight", "shelter")   # drives (for ablations)
 
 
@@ -402,7 +403,7 @@ class CuriousExplorer:
         """While kinds that hurt are about (seen within `patience` steps): do not turn on a flag
         (asleep, a creature hits harder), and walk to the ground where such kinds were seen
         least: each material's rate of harmful kinds standing on it per cell seen, summed over a
-        view-sized window around each remembered cell."""
+        window of `refuge_reach` views around each remembered cell."""
         now = len(self._transitions)
         if now - self._threatened_at > self.config.patience or not self.base._moves:
             self._refuge = None
@@ -434,7 +435,8 @@ class CuriousExplorer:
         grid = np.full((self._height, self._width), worst)   # never seen: as bad as the worst
         for (cx, cy), material in self._map.items():
             grid[cy, cx] = rate.get(material, worst)
-        half_w, half_h = self.base.view[0] // 2, self.base.view[1] // 2
+        reach = self.config.refuge_reach
+        half_w, half_h = reach * (self.base.view[0] // 2), reach * (self.base.view[1] // 2)
         padded = np.pad(grid, ((half_h + 1, half_h), (half_w + 1, half_w)), constant_values=worst)
         total = padded.cumsum(0).cumsum(1)
         h, w = 2 * half_h + 1, 2 * half_w + 1
