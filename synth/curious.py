@@ -114,6 +114,8 @@ class CuriousExplorer:
         self._beside: collections.Counter = collections.Counter()      # kind -> steps beside it
         self._kills: collections.Counter = collections.Counter()   # (kind, action) -> vanished
         self._hurt_steps = 0                                       # steps health fell
+        self._move_tries: collections.Counter = collections.Counter()  # (flag, on) -> moves
+        self._moves_made: collections.Counter = collections.Counter()  # (flag, on) -> it moved
         self._faced_drops: collections.Counter = collections.Counter()  # (kind, field, action)
         self._fields: dict[str, dict] = {}   # kind -> its numeric fields, in the order seen
         self._model: WorldModel | None = None
@@ -147,6 +149,12 @@ class CuriousExplorer:
         look = self._look(state, player) if self._sim is not None else None
         self.base.bonus = {} if look is None else {
             a: config.info_weight * look["disagreement"][i] for i, a in enumerate(self._actions)}
+        for flag in self._flags:
+            if self._incapacitates(flag):
+                # Not for novelty's sake: only a need may turn it on (`_set_flags`).
+                for action in self._actions:
+                    if self._turned_on[flag, action]:
+                        self.base.bonus[action] = self.base.bonus.get(action, 0.0) - 10.0
         chosen = self.base.act(state)
         self._front = self.base._last[1]
         fight = self._fight(state, player) if "fight" in config.parts else None
@@ -175,6 +183,7 @@ class CuriousExplorer:
         before, after = find_player(state), find_player(next_state)
         flags = tuple(bool(before[f]) for f in self._flags)
         front = self._front
+        moved = action in self.base._move_of
         deltas = {c: after[c[0]][c[1]] - before[c[0]][c[1]] for c in self._held}
         fx, fy = before["pos"][0] + before["facing"][0], before["pos"][1] + before["facing"][1]
         grid_ahead = _cell(state, fx, fy) != _cell(next_state, fx, fy)
@@ -194,6 +203,11 @@ class CuriousExplorer:
         for i, flag in enumerate(self._flags):
             if not flags[i] and after[flag]:
                 self._turned_on[flag, action] += 1
+        if moved:
+            went = before["pos"] != after["pos"] or before["facing"] != after["facing"]
+            for i, flag in enumerate(self._flags):
+                self._move_tries[flag, flags[i]] += 1
+                self._moves_made[flag, flags[i]] += went
         if self._vital is not None:
             x, y = before["pos"]
             # Beside before or after the step: a creature may step up and strike in one step.
@@ -328,6 +342,14 @@ class CuriousExplorer:
         if float(score[best]) > float(score[mine]) + self.config.tolerance * highest:
             return self._actions[best]
         return chosen
+
+    def _incapacitates(self, flag: str) -> bool:
+        """Whether moves, tried at least 3 times with the flag on, did something less than half
+        as often as with it off (asleep, one cannot act)."""
+        on, off = self._move_tries[flag, True], self._move_tries[flag, False]
+        if on < 3 or not off:
+            return False
+        return self._moves_made[flag, True] / on < 0.5 * self._moves_made[flag, False] / off
 
     # --- fighting back -------------------------------------------------------------------------
 
