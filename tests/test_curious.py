@@ -95,3 +95,52 @@ def test_make_policy_points_to_the_curious_explorer():
     from envs.worlds import make_policy
     with pytest.raises(TraceError, match="CuriousExplorer"):
         make_policy("curious")
+
+
+def _ready(crafter):
+    """A curious explorer that has lived 150 steps in Crafter (its four moves are learned)."""
+    policy = CuriousExplorer(health=crafter.health, config=CuriousConfig(learn_at=()))
+    run_episode(crafter, policy, 150, 1)
+    return policy
+
+
+def test_walks_plan_over_the_remembered_map(crafter):
+    policy = _ready(crafter)
+    moves = {step: action for action, step in policy.base._moves}
+    assert len(moves) == 4
+    # A corridor going right then down to water, remembered though out of view.
+    policy._map = {(x, 0): "grass" for x in range(6)} | {(5, y): "sand" for y in range(1, 4)}
+    policy._map[(5, 4)] = "water"
+    policy._map[(0, 1)] = "tree"
+    policy._kind_at = {}
+    player = {"pos": [0, 0], "facing": [0, 1]}
+    assert policy._walk_to({}, player, {"water"}) == moves[(1, 0)]
+    assert policy._walk_to({}, player, {"tree"}) == moves[(0, 1)]   # facing it: a move turns
+    assert policy._walk_to({}, player, {"lava"}) is None
+    policy._kind_at[(3, 0)] = "zombie"                               # the corridor is blocked
+    assert policy._walk_to({}, player, {"water"}) is None
+    assert policy._walk_to_cell(player, (2, 0)) == moves[(1, 0)]
+
+
+def test_attack_blame_and_incapacitation_come_from_experience(crafter):
+    policy = _ready(crafter)
+    policy._kills.clear()
+    policy._faced_drops.clear()
+    policy._fields = {"zombie": {"health": None, "cooldown": None}}
+    for action in policy.base._others:   # a cooldown ticks whatever one does; health only to `do`
+        policy._tried[action, "zombie"] += 2
+        policy._faced_drops["zombie", "cooldown", action] += 2
+    policy._faced_drops["zombie", "health", "do"] += 2
+    assert policy._attack("zombie") == "do"
+    policy._kills["cow", "sleep"] += 1   # a kill (of any kind) outweighs field drops
+    assert policy._attack("zombie") == "sleep"
+    # Hits beside a zombie 2 of 19 steps, beside a plant once in 29 (it stood by): blame the zombie.
+    policy._hurt_by.clear()
+    policy._beside.clear()
+    policy._hurt_by.update({"zombie": 2, "plant": 1})
+    policy._beside.update({"zombie": 19, "plant": 29})
+    policy._hurt_steps = 2
+    assert policy._harmful("zombie") and not policy._harmful("plant") and not policy._harmful("cow")
+    policy._move_tries.update({("sleeping", True): 4, ("sleeping", False): 10})
+    policy._moves_made.update({("sleeping", True): 0, ("sleeping", False): 9})
+    assert policy._incapacitates("sleeping")
