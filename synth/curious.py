@@ -40,7 +40,7 @@ import dataclasses
 import math
 import tempfile
 import time
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -472,35 +472,11 @@ class CuriousExplorer:
 
     def _reachable(self, player: dict) -> dict[tuple[int, int], int]:
         """Walking distance to each remembered walkable cell with no object seen on it."""
-        start = tuple(player["pos"])
-        distance = {start: 0}
-        queue = collections.deque([start])
-        while queue and len(distance) < self.config.walk_cells:
-            cell = queue.popleft()
-            for _, (dx, dy) in self.base._moves:
-                nxt = (cell[0] + dx, cell[1] + dy)
-                if (nxt not in distance and nxt not in self._kind_at
-                        and self._map.get(nxt) in self.base._walkable):
-                    distance[nxt] = distance[cell] + 1
-                    queue.append(nxt)
-        return distance
+        return {cell: distance for cell, _, distance in self._walks(player)}
 
     def _walk_to_cell(self, player: dict, goal: tuple[int, int]) -> str | None:
         """The first move of a shortest remembered walk to stand on `goal`."""
-        start = tuple(player["pos"])
-        first: dict = {start: None}
-        queue = collections.deque([start])
-        while queue and len(first) < self.config.walk_cells:
-            cell = queue.popleft()
-            for action, (dx, dy) in self.base._moves:
-                nxt = (cell[0] + dx, cell[1] + dy)
-                if (nxt not in first and nxt not in self._kind_at
-                        and self._map.get(nxt) in self.base._walkable):
-                    first[nxt] = first[cell] or action
-                    if nxt == goal:
-                        return first[nxt]
-                    queue.append(nxt)
-        return None
+        return next((move for cell, move, _ in self._walks(player) if cell == goal), None)
 
     # --- needs ------------------------------------------------------------------------------------
 
@@ -576,21 +552,11 @@ class CuriousExplorer:
     def _to_frontier(self, player: dict) -> str | None:
         """The first move of a shortest walk over the remembered map to a cell next to one
         never seen."""
-        base = self.base
-        start = tuple(player["pos"])
-        first: dict = {start: None}
-        queue = collections.deque([start])
-        while queue and len(first) < self.config.walk_cells:
-            cell = queue.popleft()
-            for action, (dx, dy) in base._moves:
-                nxt = (cell[0] + dx, cell[1] + dy)
-                if nxt in first or nxt in self._kind_at or self._map.get(nxt) not in base._walkable:
-                    continue
-                first[nxt] = first[cell] or action
-                if any((nxt[0] + ex, nxt[1] + ey) not in self._map for _, (ex, ey) in base._moves
-                       if 0 <= nxt[0] + ex < self._width and 0 <= nxt[1] + ey < self._height):
-                    return first[nxt]
-                queue.append(nxt)
+        for (x, y), move, _ in self._walks(player):
+            if move is not None and any(
+                    (x + dx, y + dy) not in self._map for _, (dx, dy) in self.base._moves
+                    if 0 <= x + dx < self._width and 0 <= y + dy < self._height):
+                return move
         return None
 
     def _set_flags(self, player: dict, count: tuple) -> str | None:
@@ -633,26 +599,36 @@ class CuriousExplorer:
                     self._threatened_at = len(self._transitions)
 
     def _walk_to(self, state: dict, player: dict, targets: set[str]) -> str | None:
-        """The first move of a shortest walk over the remembered map (walkable cells with no
-        object seen on them) to face one of `targets` (a material or kind last seen there)."""
-        base = self.base
-        if not targets or not base._moves:
+        """The first move of a shortest walk over the remembered map to face one of `targets`
+        (a material or kind last seen there); from where it stands, the move that turns to it."""
+        if not targets:
             return None
+        for (x, y), move, _ in self._walks(player):
+            for action, (dx, dy) in self.base._moves:
+                if (self._kind_at.get((x + dx, y + dy))
+                        or self._map.get((x + dx, y + dy))) in targets:
+                    return move or action
+        return None
+
+    def _walks(self, player: dict) -> Iterator[tuple[tuple[int, int], str | None, int]]:
+        """(cell, first move, distance) of each cell reachable over the remembered map (walkable
+        cells with no object seen on them), nearest first; at most `walk_cells` cells."""
+        moves, walkable = self.base._moves, self.base._walkable
         start = tuple(player["pos"])
         first: dict = {start: None}
+        distance = {start: 0}
         queue = collections.deque([start])
+        yield start, None, 0
         while queue and len(first) < self.config.walk_cells:
             cell = queue.popleft()
-            for action, (dx, dy) in base._moves:
+            for action, (dx, dy) in moves:
                 nxt = (cell[0] + dx, cell[1] + dy)
-                thing = self._kind_at.get(nxt) or self._map.get(nxt)
-                if thing in targets:
-                    return first[cell] or action
                 if (nxt not in first and nxt not in self._kind_at
-                        and self._map.get(nxt) in base._walkable):
+                        and self._map.get(nxt) in walkable):
                     first[nxt] = first[cell] or action
+                    distance[nxt] = distance[cell] + 1
                     queue.append(nxt)
-        return None
+                    yield nxt, first[nxt], distance[nxt]
 
 
 def _cell(state: dict, x: int, y: int) -> str | None:
