@@ -63,3 +63,13 @@ def test_explore_relabelled_then_info(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "world toy relabelled with seed 7" in text and "transitions 30" in text
     assert "move_" not in text and "inventory" not in text and "player.moved" in text
+
+
+def test_explore_curious_on_crafter(tmp_path, capsys):
+    out = tmp_path / "curious.jsonl"
+    assert main(["explore", "--world", "crafter", "--policy", "curious", "--steps", "120",
+                 "--seed", "3", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "policy curious" in text
+    assert main(["trace", "info", str(out)]) == 0
+    assert "recorder    policy curious" in capsys.readouterr().out
