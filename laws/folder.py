@@ -116,10 +116,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def check_schema(model_schema: dict, data_schema: dict, path: str) -> None:
+def check_schema(model_schema: dict, data_schema: dict, path: str, what: str = "the trace") -> None:
     """ModelError unless the data at `path` has the model's schema (naming the first difference)."""
     if model_schema != data_schema:
-        raise ModelError("the trace's schema differs from the model's (first difference: "
+        raise ModelError(f"{what}'s schema differs from the model's (first difference: "
                          f"{_first_difference(model_schema, data_schema)})", path=path)
 
 

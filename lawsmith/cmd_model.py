@@ -25,6 +25,10 @@ SCORE_EXAMPLE = """example:
   lawsmith score models/crafter runs/heldout.jsonl.gz"""
 SHOW_EXAMPLE = """example:
   lawsmith show models/crafter"""
+DIFF_EXAMPLE = """examples:
+  lawsmith diff models/round1 models/round2                       # laws and fitted values
+  lawsmith diff models/learned models/edited runs/heldout.jsonl.gz  # and NLL per observable class
+  lawsmith diff models/a models/b --json"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,6 +66,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     show.add_argument("model", metavar="MODEL_DIR")
     show.set_defaults(run=run_show)
+
+    diff = subparsers.add_parser(
+        "diff", help="compare two model folders: laws, fitted values, NLL on a trace",
+        description="Laws added, removed, changed and renamed (matched by their canonical form, "
+                    "so reordering or renaming is no change), fitted values that moved, and with "
+                    "a trace the NLL per transition of each model per observable class.",
+        epilog=DIFF_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    diff.add_argument("model_a", metavar="MODEL_A")
+    diff.add_argument("model_b", metavar="MODEL_B")
+    diff.add_argument("trace", metavar="TRACE", nargs="?")
+    diff.add_argument("--top", type=int, default=15, help="observable classes listed (15)")
+    diff.add_argument("--json", action="store_true", help="the report as JSON")
+    diff.set_defaults(run=run_diff)
 
 
 def _transitions(path: str, schema: dict | None) -> tuple[list, list[int], dict]:
@@ -246,3 +263,66 @@ def _with_fitted_init(law, values: dict):
                 value, init=tuple(round(v, 4) for v in values[value.param])))
         effects.append(effect)
     return dataclasses.replace(law, effects=tuple(effects))
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    import json
+
+    from laws.compare import compare
+    from laws.folder import check_schema, load_model
+
+    a, _ = load_model(args.model_a)
+    b, _ = load_model(args.model_b)
+    check_schema(a.schema, b.schema, args.model_b, what="the second model")
+    transitions = _transitions(args.trace, a.schema)[0] if args.trace else []
+    report = compare(a, b, transitions)
+    if args.json:
+        print(json.dumps({"a": args.model_a, "b": args.model_b, "trace": args.trace, **report},
+                         indent=2))
+        return 0
+    print(f"A {args.model_a} ({len(a.law_names)} laws)  B {args.model_b} "
+          f"({len(b.law_names)} laws)")
+    print(f"  same {len(report['same'])}, renamed {len(report['renamed'])}, changed "
+          f"{len(report['changed'])}, removed {len(report['removed'])}, added "
+          f"{len(report['added'])}")
+    for title, sign, key in (("removed (in A only)", "-", "removed"),
+                             ("added (in B only)", "+", "added")):
+        if report[key]:
+            print(f"\n{title}:")
+            for law in report[key]:
+                print(_indented(law["text"], f"  {sign} "))
+    if report["changed"]:
+        print("\nchanged (same name, other law):")
+        for law in report["changed"]:
+            print(_indented(law["a"], "  A "))
+            print(_indented(law["b"], "  B "))
+    if report["renamed"]:
+        print("\nrenamed (same law):")
+        for old, new in report["renamed"]:
+            print(f"  {old} -> {new}")
+    if report["values"]:
+        print("\nfitted values that moved:")
+        for value in report["values"]:
+            print(f"  {value['what']}: {_moved(value['a'])} -> {_moved(value['b'])}")
+    if "nll" in report:
+        nll = report["nll"]
+        print(f"\nNLL per transition on {args.trace} ({nll['transitions']} transitions): "
+              f"A {nll['a']:.4f}, B {nll['b']:.4f} ({nll['change']:+.4f})")
+        rows = nll["classes"][:args.top]
+        width = max([len("observable class")] + [len(r["class"]) for r in rows])
+        print(f"  {'observable class':<{width}}  {'A':>9}  {'B':>9}  {'B - A':>9}")
+        for row in rows:
+            print(f"  {row['class']:<{width}}  {row['a']:>9.4f}  {row['b']:>9.4f}  "
+                  f"{row['change']:>+9.4f}")
+    return 0
+
+
+def _indented(text: str, prefix: str) -> str:
+    lines = text.splitlines()
+    return "\n".join([prefix + lines[0]] + [" " * len(prefix) + line for line in lines[1:]])
+
+
+def _moved(value) -> str:
+    if isinstance(value, list):
+        return "(" + ", ".join(f"{v:.3f}" for v in value) + ")"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
