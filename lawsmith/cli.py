@@ -6,10 +6,10 @@ import argparse
 import shlex
 import sys
 
-from lawsmith import cmd_dsl, cmd_env, cmd_eval, cmd_learn, cmd_model, cmd_sim
+from lawsmith import cmd_dsl, cmd_env, cmd_eval, cmd_inspect, cmd_learn, cmd_model, cmd_sim
 
 # Each command module adds its verbs with `register(subparsers)`.
-COMMAND_MODULES = [cmd_env, cmd_dsl, cmd_model, cmd_learn, cmd_eval, cmd_sim]
+COMMAND_MODULES = [cmd_env, cmd_dsl, cmd_model, cmd_inspect, cmd_learn, cmd_eval, cmd_sim]
 
 
 def input_errors() -> tuple[type[Exception], ...]:
