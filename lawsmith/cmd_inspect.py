@@ -1,4 +1,5 @@
-"""`lawsmith explain`: one transition through a model, law by law."""
+"""`lawsmith explain` (one transition through a model, law by law) and `lawsmith laws` (per-law
+statistics on a trace)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="observables listed, most surprising first (12; 0: all)")
     explain.add_argument("--json", action="store_true", help="the whole report as JSON")
     explain.set_defaults(run=run_explain)
+    register_laws(subparsers)
 
 
 def _transition(args: argparse.Namespace, schema: dict) -> tuple[dict, str, dict, str]:
@@ -107,3 +109,73 @@ def run_explain(args: argparse.Namespace) -> int:
 
 def _text(value) -> str:
     return f"({value[0]}, {value[1]})" if isinstance(value, list) and len(value) == 2 else str(value)
+
+
+LAWS_EXAMPLE = """examples:
+  lawsmith laws models/learned runs/heldout.jsonl.gz                 # by share of the NLL
+  lawsmith laws models/learned runs/heldout.jsonl.gz --sort wrong --flagged
+  lawsmith laws models/learned runs/heldout.jsonl.gz --json"""
+SORTS = {"nll": lambda r: -r["nll"], "firings": lambda r: -r["firings"],
+         "wrong": lambda r: -r["wrong"], "name": lambda r: r["law"]}
+
+
+def register_laws(subparsers: argparse._SubParsersAction) -> None:
+    laws = subparsers.add_parser(
+        "laws", help="per-law statistics of a model on a trace",
+        description="One row per law: firings, right and wrong predictions (the law's most "
+                    "probable value against the observed one), its share of the trace's NLL, "
+                    "its fitted weight and parameters (± the posterior's sd where fitted with "
+                    "--posterior), and the laws sharing an observable class with it. Flags laws "
+                    "that never fired (never) and laws mostly wrong (wrong).",
+        epilog=LAWS_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    laws.add_argument("model", metavar="MODEL_DIR")
+    laws.add_argument("trace", metavar="TRACE")
+    laws.add_argument("--sort", choices=SORTS, default="nll")
+    laws.add_argument("--flagged", action="store_true", help="only flagged laws")
+    laws.add_argument("--json", action="store_true", help="the rows as JSON")
+    laws.set_defaults(run=run_laws)
+
+
+def run_laws(args: argparse.Namespace) -> int:
+    from laws.folder import check_schema, load_model
+    from laws.law_stats import law_stats
+
+    model, _ = load_model(args.model)
+    reader = open_trace(args.trace)
+    check_schema(model.schema, reader.schema, args.trace)
+    transitions = reader.triples()
+    if not transitions:
+        raise TraceError("no transitions in the file", path=args.trace)
+    rows = sorted(law_stats(model, transitions), key=SORTS[args.sort])
+    if args.flagged:
+        rows = [r for r in rows if r["never_fired"] or r["mostly_wrong"]]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{args.model} on {args.trace}: {len(transitions)} transitions, "
+          f"{len(model.law_names)} laws")
+    width = max([len("law")] + [len(r["law"]) for r in rows])
+    print("  (fired: firings, one per transition and object; right/wrong: predictions, one per "
+          "effect of a firing)")
+    print(f"  {'law':<{width}}  {'fired':>6}  {'right':>6}  {'wrong':>6}  {'NLL %':>6}  "
+          f"{'weight':>6}  flags  values; shares observables with")
+    for r in rows:
+        flags = ("never" if r["never_fired"] else "") + ("wrong" if r["mostly_wrong"] else "")
+        values = "; ".join(f"{p} {_param(v)}" for p, v in r["parameters"].items())
+        shared = ", ".join(r["shares_with"][:4]) + (" ..." if len(r["shares_with"]) > 4 else "")
+        weight = "" if r["weight"] is None else f"{r['weight']:.2f}"
+        notes = "; ".join(part for part in (values, f"with {shared}" if shared else "") if part)
+        print(f"  {r['law']:<{width}}  {r['firings']:>6}  {r['right']:>6}  {r['wrong']:>6}  "
+              f"{100 * r['nll_share']:>6.1f}  {weight:>6}  {flags:<5}  {notes}")
+    return 0
+
+
+def _param(entry: dict) -> str:
+    value, sd = entry["value"], entry["sd"]
+    if isinstance(value, list):
+        sds = sd if isinstance(sd, list) else [None] * len(value)
+        return "(" + ", ".join(f"{v:.3f}" + (f"±{s:.3f}" if s is not None else "")
+                               for v, s in zip(value, sds)) + ")"
+    if value is None:
+        return "?"
+    return f"{value:.3f}" + (f"±{sd:.3f}" if sd is not None else "")

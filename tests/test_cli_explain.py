@@ -1,4 +1,5 @@
-"""`lawsmith explain`: one transition of a real Crafter trace through a fitted model, law by law."""
+"""`lawsmith explain` (one transition of a real Crafter trace through a fitted model, law by law) and
+`lawsmith laws` (per-law statistics)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ law wood "wood" when action == do and material(ahead) == tree
   then player.inventory.wood += 1 with probability p_wood init 0.9
 law thirst "thirst" when not player.sleeping then player.thirst += 1
 law asleep "sleep" when action == sleep then player.sleeping = true
+law never "never" when action == make_iron_sword and player.inventory.iron >= 5
+  then player.inventory.iron_sword += 1
 """
 
 
@@ -69,3 +72,22 @@ def test_explain_bad_requests_exit_2(fitted, capsys):
     assert "no transition 999 (the trace holds 120)" in capsys.readouterr().err
     assert main(["explain", model_dir, trace]) == 2
     assert "--step K" in capsys.readouterr().err
+
+
+def test_laws_statistics(fitted, capsys):
+    model_dir, trace = fitted
+    capsys.readouterr()
+    assert main(["laws", model_dir, trace, "--json"]) == 0
+    rows = {row["law"]: row for row in json.loads(capsys.readouterr().out)}
+    transitions = open_trace(trace).triples()
+    awake = sum(1 for s, _, _ in transitions
+                if not next(o for o in s["objects"] if o["kind"] == "player")["sleeping"])
+    assert rows["thirst"]["firings"] == awake
+    assert rows["thirst"]["right"] + rows["thirst"]["wrong"] == awake
+    assert rows["never"]["never_fired"] and rows["never"]["firings"] == 0
+    assert not rows["thirst"]["never_fired"]
+    assert sum(row["nll_share"] for row in rows.values()) == pytest.approx(1.0)
+    assert "p_wood" in rows["wood"]["parameters"]
+    assert main(["laws", model_dir, trace, "--flagged", "--sort", "name"]) == 0
+    out = capsys.readouterr().out
+    assert "never" in out and "thirst " not in out
