@@ -37,6 +37,7 @@ from laws.errors import ModelError
 from laws.observables import StateView, default_value, domain_values, parse_observable
 from laws.params import ParamLayout
 from laws.table import Table, TableBuilder
+from dsl.errors import DslError
 from laws.table_torch import ObservableCodes
 
 DEFAULT_CHANGE = 0.01
@@ -70,7 +71,13 @@ class WorldModel:
         # PoE-World inference (the evaluation's baseline): every law an always-active expert with
         # its condition inside its effects, every expert weighted (dsl.activation, laws.combine).
         self.poe_world = poe_world
-        self.program = resolve(parse(text, filename), schema)
+        try:
+            self.program = resolve(parse(text, filename), schema)
+        except DslError as error:
+            if error.filename is None and filename is not None:   # the checker's errors too
+                error.filename = filename
+                error.args = (error.report(),)
+            raise
         if poe_world:
             self.program = always_active(self.program)
         self.law_names = [law.name for law in self.program.laws]

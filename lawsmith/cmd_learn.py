@@ -13,6 +13,7 @@ from lawsmith.errors import UsageError
 LEARN_EXAMPLE = """examples:
   lawsmith learn runs/crafter.jsonl.gz -o models/learned
   lawsmith learn runs/crafter.jsonl.gz -o models/learned --resume          # continue a killed run
+  lawsmith learn runs/crafter.jsonl.gz -o models/mine --laws my.law        # start from your laws
   LAWSMITH_LLM_API_KEY=... lawsmith learn runs/crafter.jsonl.gz -o models/llm --proposer llm \\
       --llm-base-url http://127.0.0.1:8080/v1 --llm-model smollm2"""
 
@@ -29,6 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--proposer", choices=("offline", "llm"), default="offline")
     parser.add_argument("--rounds", type=int, default=4, help="most rounds (4)")
     parser.add_argument("--resume", action="store_true", help="continue the run in MODEL_DIR")
+    parser.add_argument("--laws", metavar="FILE.law",
+                        help="start from these laws (checked against the trace's schema): they "
+                             "are fitted first and kept unless the data refutes them (pruning: "
+                             "a law that fired and that the held-out NLL does not need); what "
+                             "was dropped is said")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--heldout", type=float, default=0.2)
     parser.add_argument("--llm-base-url", help="OpenAI-compatible endpoint, e.g. .../v1")
@@ -57,6 +63,10 @@ def run_learn(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.trace} has {len(transitions)} transitions; learning needs at "
                          "least 10")
     start, history = (None, None)
+    if args.laws and args.resume:
+        raise UsageError("--laws starts a new run; --resume continues the laws in MODEL_DIR")
+    if args.laws:
+        start = _start_model(args.laws, reader.schema)
     if args.resume and (folder / MANIFEST_FILE).exists():
         start, history = resume_state(str(folder))
         check_schema(start.schema, reader.schema, args.trace)
@@ -68,6 +78,9 @@ def run_learn(args: argparse.Namespace) -> int:
     manifest = {"world": reader.header["world"],
                 "data": {"trace": args.trace, "sha256": file_sha256(args.trace),
                          "transitions": len(transitions)}}
+    if args.laws:
+        manifest["start"] = {"laws": args.laws, "sha256": file_sha256(args.laws),
+                             "names": list(start.law_names)}
     model, history = learn(transitions, reader.schema, proposer, str(folder), config, manifest,
                            start=start, history=history,
                            progress=lambda message: print(f"  {message}", flush=True),
@@ -95,9 +108,25 @@ def run_learn(args: argparse.Namespace) -> int:
               f"rejected {stats['rejected']}, repaired {stats['repaired']}")
         if getattr(proposer, "last_error", None):
             print(f"  last LLM error: {proposer.last_error}")
-    if len(history) <= 1:
+    if args.laws:
+        given = start.law_names
+        dropped = [name for name in given if name not in model.law_names]
+        print(f"  started from {len(given)} laws of {args.laws}: kept {len(given) - len(dropped)}"
+              + (f", dropped {len(dropped)} (the held-out NLL did not need them): "
+                 f"{', '.join(dropped)}" if dropped else ""))
+    elif len(history) <= 1:
         print("  no law lowered the held-out NLL: the model has no laws (only change rates)")
     return 0
+
+
+def _start_model(path: str, schema: dict):
+    """The laws of `path` as an unfitted model (parse and check errors name the file)."""
+    from laws.model import WorldModel
+    try:
+        text = pathlib.Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read {path}: {error}") from None
+    return WorldModel(text, schema, filename=path)
 
 
 def _proposer(args: argparse.Namespace, train: list, schema: dict):

@@ -211,3 +211,34 @@ def test_the_beam_keeps_the_first_literal_of_the_best_conjunction():
     assert "action == make_stone_pickaxe" in first.literals, first
     assert any("table" in literal for literal in first.literals), first
     assert first.probability is None and first.misses == 0, " and ".join(first.literals)
+
+
+def test_learn_starts_from_given_laws_on_crafter(tmp_path, capsys):
+    from envs.crafter_world import CrafterWorld
+    from envs.explorer import Explorer
+    from envs.recorder import record
+
+    trace = tmp_path / "crafter.jsonl.gz"
+    record(CrafterWorld(), Explorer(), str(trace), 200, seed=4)
+    laws = tmp_path / "mine.law"
+    laws.write_text('law wood "wood" when action == do and material(ahead) == tree\n'
+                    '  then player.inventory.wood += 1\n'
+                    'law never "never" when action == make_iron_sword and player.inventory.iron >= 5\n'
+                    '  then player.inventory.iron_sword += 1\n'
+                    'law wrong "wrong" when action == noop then player.inventory.wood += 1\n')
+    out = tmp_path / "m"
+    capsys.readouterr()
+    assert main(["learn", str(trace), "-o", str(out), "--laws", str(laws), "--rounds", "1"]) == 0
+    report = capsys.readouterr().out
+    model, manifest = load_model(out)
+    assert manifest["start"]["names"] == ["wood", "never", "wrong"]
+    # `wrong` fired and the data refutes it; `never` never fired: nothing speaks against it.
+    assert "wood" in model.law_names and "never" in model.law_names
+    assert "wrong" not in model.law_names
+    assert f"started from 3 laws of {laws}: kept 2, dropped 1" in report and "wrong" in report
+    bad = tmp_path / "bad.law"
+    bad.write_text('law w "w" when action == do then player.inventory.wod += 1\n')
+    assert main(["learn", str(trace), "-o", str(tmp_path / "m2"), "--laws", str(bad)]) == 2
+    assert f"{bad}:1" in capsys.readouterr().err
+    assert not (tmp_path / "m2").exists()
+    assert main(["learn", str(trace), "-o", str(out), "--laws", str(laws), "--resume"]) == 2
