@@ -13,6 +13,7 @@ from envs.recorder import record, record_lives
 from envs.relabel import RelabelledWorld
 from envs.trace import open_trace
 from envs.worlds import POLICIES, WORLDS, make_policy, make_world
+from lawsmith.args import nonnegative_int
 
 EXPLORE_EXAMPLE = """example:
   lawsmith explore --world crafter --steps 2000 --seed 1 -o runs/crafter.jsonl.gz
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     explore.add_argument("--rules", metavar="FILE", help="Crafter rules variant (YAML in the shape "
                          "of crafter's data.yaml)")
     explore.add_argument("--steps", type=_positive, default=2000, help="most actions (default 2000)")
-    explore.add_argument("--seed", type=int, default=0)
+    explore.add_argument("--seed", type=nonnegative_int, default=0)
     explore.add_argument("--policy", choices=POLICIES, default="explorer",
                          help="explorer: count-based novelty (default); curious: the explorer "
                               "with the learner in the loop, looking ahead in its own model "

@@ -8,6 +8,7 @@ import pathlib
 import time
 
 from envs.trace import open_trace
+from lawsmith import args as args_
 from lawsmith.errors import UsageError
 
 LEARN_EXAMPLE = """examples:
@@ -28,15 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("trace", metavar="TRACE")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL_DIR")
     parser.add_argument("--proposer", choices=("offline", "llm"), default="offline")
-    parser.add_argument("--rounds", type=int, default=4, help="most rounds (4)")
+    parser.add_argument("--rounds", type=args_.positive_int, default=4, help="most rounds (4)")
     parser.add_argument("--resume", action="store_true", help="continue the run in MODEL_DIR")
     parser.add_argument("--laws", metavar="FILE.law",
                         help="start from these laws (checked against the trace's schema): they "
                              "are fitted first and kept unless the data refutes them (pruning: "
                              "a law that fired and that the held-out NLL does not need); what "
                              "was dropped is said")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--heldout", type=float, default=0.2)
+    parser.add_argument("--seed", type=args_.nonnegative_int, default=0)
+    parser.add_argument("--heldout", type=args_.share, default=0.2,
+                        help="share of transitions held out (0.2; must leave both parts)")
     parser.add_argument("--llm-base-url", help="OpenAI-compatible endpoint, e.g. .../v1")
     parser.add_argument("--llm-model", help="model name at the endpoint")
     parser.add_argument("--llm-cache", metavar="FILE", help="SQLite cache of LLM answers")
@@ -54,6 +56,8 @@ def run_learn(args: argparse.Namespace) -> int:
     if args.rounds < 1 or not 0 < args.heldout < 1:
         raise UsageError("--rounds must be at least 1 and --heldout in (0, 1)")
     folder = pathlib.Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} is a file, not a model folder: choose another -o")
     if (folder / MANIFEST_FILE).exists() and not args.resume:
         raise UsageError(f"{folder} already holds a model: pass --resume to continue it, or "
                          "choose another -o")

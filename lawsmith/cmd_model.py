@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from envs.errors import TraceError
 from envs.trace import open_trace
+from lawsmith import args as args_
 from lawsmith.errors import UsageError
 
 if TYPE_CHECKING:
@@ -41,14 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit_parser.add_argument("paths", nargs="+", metavar="[MODEL_DIR] TRACE")
     fit_parser.add_argument("--laws", metavar="FILE.law", help="start from this laws file")
     fit_parser.add_argument("-o", "--output", metavar="MODEL_DIR", help="the new model folder")
-    fit_parser.add_argument("--steps", type=int, default=300,
+    fit_parser.add_argument("--steps", type=args_.positive_int, default=300,
                             help="most optimiser steps (300; stops once the loss settles)")
-    fit_parser.add_argument("--lr", type=float, default=0.1, help="Adam learning rate (0.1)")
-    fit_parser.add_argument("--seed", type=int, default=0)
-    fit_parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    fit_parser.add_argument("--lr", type=args_.positive_float, default=0.1,
+                            help="Adam learning rate (0.1)")
+    fit_parser.add_argument("--seed", type=args_.nonnegative_int, default=0)
+    fit_parser.add_argument("--device", type=args_.device, default="cpu", help="cpu or cuda")
     fit_parser.add_argument("--posterior", action="store_true",
                             help="fit a Gaussian posterior and report parameter uncertainty")
-    fit_parser.add_argument("--heldout", type=float, default=0.2,
+    fit_parser.add_argument("--heldout", type=args_.share, default=0.2,
                             help="share of transitions held out for scoring and pruning (0.2)")
     fit_parser.add_argument("--prune", action="store_true",
                             help="drop laws whose removal does not raise the held-out NLL")
@@ -81,6 +83,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     diff.set_defaults(run=run_diff)
 
 
+def _new_folder(folder: str) -> None:
+    """UsageError unless `folder` is free for a new model (never overwrite one, or a file)."""
+    from laws.folder import MANIFEST_FILE
+    path = pathlib.Path(folder)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{folder} is a file, not a model folder: choose another -o")
+    if (path / MANIFEST_FILE).exists():
+        raise UsageError(f"{folder} already holds a model: choose another -o, or refit it with "
+                         f"'lawsmith fit {folder} TRACE'")
+
+
 def _transitions(path: str, schema: dict | None) -> tuple[list, list[int], dict]:
     """The trace's triples, their episodes and its schema (checked against `schema` if given)."""
     from laws.folder import check_schema
@@ -105,6 +118,7 @@ def run_fit(args: argparse.Namespace) -> int:
         if len(args.paths) != 1 or not args.output:
             raise UsageError("with --laws give one TRACE and -o MODEL_DIR")
         trace, folder = args.paths[0], args.output
+        _new_folder(folder)
         transitions, episodes, schema = _transitions(trace, None)
         try:
             text = pathlib.Path(args.laws).read_text(encoding="utf-8")

@@ -6,6 +6,7 @@ import argparse
 import math
 import time
 
+from lawsmith.args import device, nonnegative_int
 from lawsmith.errors import UsageError
 
 SIM_EXAMPLE = """examples:
@@ -34,8 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", metavar="MODEL_DIR")
     parser.add_argument("--n", type=int, default=256, help="rollouts, stepped as one batch (256)")
     parser.add_argument("--steps", type=int, default=100, help="steps per rollout (100)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (cpu)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of starts, actions and draws (0)")
+    parser.add_argument("--device", type=device, default="cpu", help="cpu or cuda (cpu)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="seed of starts, actions and draws (0)")
     parser.add_argument("--starts", metavar="TRACE",
                         help="start from the first state of each episode of this trace")
     parser.add_argument("--start-seeds", type=int, default=8, metavar="K",

@@ -1,0 +1,62 @@
+"""Argument types for the command line: a bad value is a one-line usage error (exit 2) from
+argparse itself, before any work starts."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def positive_int(text: str) -> int:
+    value = _int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def share(text: str) -> float:
+    """A share in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a share in [0, 1), got {text!r}")
+    return value
+
+
+def device(text: str) -> str:
+    """A torch device present on this machine (cpu, or cuda where there is one)."""
+    from laws.errors import ModelError
+    from laws.simulator import resolve_device
+    try:
+        resolve_device(text)
+    except ModelError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+    return text
+
+
+def _int(text: str) -> int:
+    if len(text) > 20:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text[:20]!r}...")
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
