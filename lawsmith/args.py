@@ -22,10 +22,7 @@ def nonnegative_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+    value = _float(text)
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
     return value
@@ -33,13 +30,17 @@ def positive_float(text: str) -> float:
 
 def share(text: str) -> float:
     """A share in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+    value = _float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a share in [0, 1), got {text!r}")
     return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
 
 
 def device(text: str) -> str:
