@@ -52,6 +52,13 @@ def run_eval(args: argparse.Namespace) -> int:
     for folder in args.models:
         if not pathlib.Path(folder).is_dir():
             raise ModelError("not a model folder (no such directory)", path=folder)
+    names: dict[str, str] = {}
+    for folder in args.models:   # the report names each model by its folder's base name
+        name = pathlib.Path(folder).name or str(folder)
+        if name in names:
+            raise UsageError(f"{names[name]} and {folder} would both be reported as {name!r}: "
+                             "give the model folders different names")
+        names[name] = folder
     if args.baseline_trace and not pathlib.Path(args.baseline_trace).is_file():
         raise UsageError(f"--baseline-trace {args.baseline_trace}: no such file")
     config = EvalConfig(trials=args.trials, seed=args.seed, heldout=args.heldout,

@@ -60,6 +60,15 @@ def test_eval_rejects_a_missing_model(tmp_path, capsys):
     assert "not a model folder" in capsys.readouterr().err
 
 
+def test_eval_rejects_two_models_of_one_name(tmp_path, capsys):
+    for side in ("a", "b"):
+        (tmp_path / side / "learned").mkdir(parents=True)
+    first, second = str(tmp_path / "a" / "learned"), str(tmp_path / "b" / "learned")
+    assert main(["eval", first, second, "-o", str(tmp_path / "r")]) == 2
+    assert "would both be reported as 'learned'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_sections_put_the_first_protocol_at_the_top_level():
     from experiments.report import sections
     only = {"protocols": ["onelife"], "summary": {}}
