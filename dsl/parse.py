@@ -315,13 +315,24 @@ class _Build(Transformer):
     count = _quantifier("count")
 
 
+# A description's escapes: \n, \t, \r, \\ and \"; any other backslash stays as written.
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"'}
+_QUOTED = {value: "\\" + key for key, value in _ESCAPES.items()}
+
+
 def _unescape(text: str) -> str:
-    out, chars = [], iter(text)
-    for char in chars:
-        out.append(next(chars) if char == "\\" else char)
+    out, i = [], 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[text[i + 1]])
+            i += 2
+            continue
+        out.append(char)
+        i += 1
     return "".join(out)
 
 
 def escape(text: str) -> str:
     """Quote `text` as a description string (the inverse of the parser's unescaping)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + "".join(_QUOTED.get(char, char) for char in text) + '"'

@@ -106,6 +106,11 @@ def test_description_escapes_round_trip():
     program = parse('law a "say \\"hi\\" \\\\ ok" then x.y = 1')
     assert program.laws[0].description == 'say "hi" \\ ok'
     assert parse(format_program(program)) == program
+    # \n is a newline (printed back as \n); an unknown escape keeps its backslash.
+    program = parse('law a "one\\ntwo \\q" then x.y = 1')
+    assert program.laws[0].description == "one\ntwo \\q"
+    assert '"one\\ntwo \\\\q"' in format_program(program)
+    assert parse(format_program(program)) == program
 
 
 @pytest.mark.parametrize("text, line, column, expected", [
