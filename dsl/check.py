@@ -229,6 +229,13 @@ class _Resolver:
         if effect.op != "=" and target_type not in ir.NUMERIC:
             raise self.error(f"'{effect.op}' needs a number to change, and "
                              f"{format_expr(effect.target)} is {_a(target_type)}", effect, "'='")
+        if isinstance(target, ir.CellTarget):   # a cell always holds some material
+            values = (effect.value.outcomes if isinstance(effect.value, ast.Choice)
+                      else (effect,))
+            for item in values:
+                if isinstance(item.value, ast.NoneValue):
+                    raise self.error("a cell cannot be set to none: every cell holds a material",
+                                     item.value, "a material name")
         if isinstance(effect.value, ast.Choice):
             choice = effect.value
             self.check_choice(choice)

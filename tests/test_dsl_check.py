@@ -37,6 +37,8 @@ def _errors(text: str, schema) -> list[str]:
     ("law a then player.facing = lft", "did you mean 'left'"),
     ("law a when matrial(ahead) == tree then player.facing = left", "did you mean 'material'"),
     ("law a when material(ahead) == 3 then player.facing = left", "mixes a material and an int"),
+    ("law a then material(ahead) = none", "a cell cannot be set to none"),
+    ("law a then material(ahead) = choose p {x: grass, y: none}", "a cell cannot be set to none"),
     ("law a when player.inventory.wood then player.facing = left", "expected a bool"),
     ("law a then player.inventory.wood += tree", "expected an int"),
     ("law a then player.inventory.wood += 1.5", "expected an int"),
