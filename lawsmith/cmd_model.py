@@ -274,9 +274,18 @@ def _with_fitted_init(law, values: dict):
         value = getattr(effect, "value", None)
         if hasattr(value, "outcomes"):
             effect = dataclasses.replace(effect, value=dataclasses.replace(
-                value, init=tuple(round(v, 4) for v in values[value.param])))
+                value, init=_rounded_distribution(values[value.param])))
         effects.append(effect)
     return dataclasses.replace(law, effects=tuple(effects))
+
+
+def _rounded_distribution(probabilities: list[float], digits: int = 4) -> tuple[float, ...]:
+    """Probabilities rounded to `digits`, the largest taking up the rounding so that they still
+    sum to 1 (the checker insists, and `show`'s text must parse back)."""
+    rounded = [round(p, digits) for p in probabilities]
+    largest = max(range(len(rounded)), key=rounded.__getitem__)
+    rounded[largest] = round(rounded[largest] + 1 - sum(rounded), digits)
+    return tuple(rounded)
 
 
 def run_diff(args: argparse.Namespace) -> int:

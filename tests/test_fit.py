@@ -199,3 +199,16 @@ def test_trace_without_transitions_exits_2(tmp_path, capsys):
     path.write_text(json.dumps({"format": "lawsmith-transitions", "version": 1, "world": "toy"}) + "\n")
     assert main(["fit", "--laws", "examples/toy.law", str(path), "-o", str(tmp_path / "m")]) == 2
     assert "no transitions" in capsys.readouterr().err and not (tmp_path / "m").exists()
+
+
+def test_show_text_parses_back_when_fitted_values_do_not_round_to_one():
+    from dsl import format_law, parse
+    from envs.toy_world import toy_schema
+    from laws.model import WorldModel
+    from lawsmith.cmd_model import _with_fitted_init
+
+    text = 'law turn "turn" then player.facing = choose p_turn {l: left, r: right, u: up}\n'
+    (law,) = parse(text).laws
+    shown = format_law(_with_fitted_init(law, {"p_turn": [0.33333, 0.33333, 0.33334]}))
+    assert "init (0.3334, 0.3333, 0.3333)" in shown
+    WorldModel(shown, toy_schema())   # checks: the init sums to 1
