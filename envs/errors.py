@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 
+# The longest message an error carries: a value echoed from hostile input (a 100 MB action
+# name) is cut, keeping its start and end and saying how long it was.
+MAX_MESSAGE = 600
+
+
+def shortened(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text`, or its start and end with the number of characters left out."""
+    if len(text) <= limit:
+        return text
+    keep = limit // 2
+    return f"{text[:keep]} ... ({len(text) - 2 * keep} characters left out) ... {text[-keep:]}"
+
+
 class TraceError(Exception):
     """Bad input to envs/, located as precisely as the input allows.
 
@@ -12,7 +25,7 @@ class TraceError(Exception):
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
                  field: str | None = None):
-        self.message = message
+        self.message = shortened(message)
         self.path = path
         self.line = line
         self.field = field

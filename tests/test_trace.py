@@ -179,3 +179,18 @@ def test_record_lives_fills_one_trace_with_several_episodes(tmp_path):
     reader = open_trace(path)
     assert len(list(reader.transitions())) == 250
     assert [s.episode for s in reader.steps() if s.end] == [0, 1, 2]
+
+
+def test_a_huge_bad_value_is_not_echoed_whole(tmp_path):
+    path = tmp_path / "t.jsonl"
+    record(ToyWorld(), RandomPolicy(), str(path), 5, seed=0)
+    lines = path.read_text().splitlines()
+    step = json.loads(lines[2])
+    step["action"] = "x" * 1_000_000
+    lines[2] = json.dumps(step)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(TraceError) as caught:
+        open_trace(path).triples()
+    text = str(caught.value)
+    assert f"{path}:3" in text and "unknown action" in text
+    assert len(text) < 1000 and "characters left out" in text
