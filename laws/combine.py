@@ -54,14 +54,20 @@ def expert_weights(table: Table, weights: torch.Tensor,
     return w if law_mask is None else w * law_mask[table.expert_law]
 
 
+def pair_probabilities(table: Table, probabilities: torch.Tensor) -> torch.Tensor:
+    """The probability each expert gives each of its slots (the product of its entries' fixed
+    and fitted probabilities, summed over the entries of one pair). [P]"""
+    probs = torch.cat([table.constants, probabilities])[table.entry_prob]
+    return torch.zeros(len(table.pair_expert), dtype=torch.float64,
+                       device=probs.device).index_add_(0, table.entry_pair, probs)
+
+
 def scores(table: Table, probabilities: torch.Tensor, weights: torch.Tensor,
            eps: float = NOISE_FLOOR, law_mask: torch.Tensor | None = None,
            global_weights: bool = False) -> Scores:
     """Slot scores and log-normalisers for every group (groups with no active law: meaningless)."""
     G, S = len(table.group_domain), len(table.slot_group)
-    probs = torch.cat([table.constants, probabilities])[table.entry_prob]
-    pair_p = torch.zeros(len(table.pair_expert), dtype=torch.float64,
-                         device=probs.device).index_add_(0, table.entry_pair, probs)
+    pair_p = pair_probabilities(table, probabilities)
     floor = torch.log(eps / table.group_domain)                           # [G]
     w = expert_weights(table, weights, law_mask, global_weights)         # [X]
     pair_group = table.expert_group[table.pair_expert]

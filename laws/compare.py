@@ -21,7 +21,6 @@ from laws.model import WorldModel
 
 # Fitted values that moved by less than this are not reported.
 TOLERANCE = 1e-3
-CHUNK = 2000   # transitions per prediction table
 
 
 def compare(a: WorldModel, b: WorldModel, transitions: Sequence[tuple[dict, str, dict]] = ()
@@ -102,8 +101,7 @@ def _class_nll(a: WorldModel, b: WorldModel, transitions: Sequence) -> dict:
     per = []
     for model in (a, b):
         totals: dict[str, float] = {}
-        for start in range(0, n, CHUNK):   # tables of a few thousand rows at a time
-            table = model.table(transitions[start:start + CHUNK])
+        for table in model.tables(transitions):
             for name, value in model.class_log_probs(table).items():
                 totals[name] = totals.get(name, 0.0) + value
         per.append({name: -value / n for name, value in totals.items()})

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 from laws import combine
 from laws.model import WorldModel
 
@@ -33,9 +31,7 @@ def explain(model: WorldModel, state: dict, action: str, next_state: dict) -> di
     group_lp = combine.group_log_probs(table, scored, change).tolist()
     weights = combine.expert_weights(table, model.weight_tensor(),
                                      global_weights=model.poe_world).tolist()
-    probs = torch.cat([table.constants, probabilities])[table.entry_prob]
-    pair_p = torch.zeros(len(table.pair_expert), dtype=torch.float64).index_add_(
-        0, table.entry_pair, probs).tolist()
+    pair_p = combine.pair_probabilities(table, probabilities).tolist()
     slots_of: dict[int, list[int]] = {}
     for slot, group in enumerate(table.slot_group.tolist()):
         slots_of.setdefault(group, []).append(slot)

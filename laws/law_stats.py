@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch
 
 from dsl import ast, parse
 from laws import combine
 from laws.model import WorldModel
 
-CHUNK = 2000          # transitions per prediction table
 MOSTLY_WRONG = 0.5    # flagged when at most this share of its predictions is right
 
 
@@ -33,15 +31,13 @@ def law_stats(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]]) 
     classes: dict[str, set[str]] = {name: set() for name in names}
     eps = model.params["noise_floor"]
     probabilities = model.probability_tensor()
-    for start in range(0, len(transitions), CHUNK):
-        table = model.table(transitions[start:start + CHUNK])
+    start = 0   # the first transition of the current table
+    for table in model.tables(transitions):
         scored = combine.scores(table, probabilities, model.weight_tensor(), eps,
                                 global_weights=model.poe_world)
         change = model.change_tensor(table.classes)
         group_lp = combine.group_log_probs(table, scored, change).tolist()
-        probs = torch.cat([table.constants, probabilities])[table.entry_prob]
-        pair_p = torch.zeros(len(table.pair_expert), dtype=torch.float64).index_add_(
-            0, table.entry_pair, probs).tolist()
+        pair_p = combine.pair_probabilities(table, probabilities).tolist()
         best: dict[int, tuple[float, int]] = {}   # expert -> (prob, slot) of its top value
         for pair, (expert, slot) in enumerate(zip(table.pair_expert.tolist(),
                                                   table.pair_slot.tolist())):
@@ -61,6 +57,7 @@ def law_stats(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]]) 
             right[law] += expert in best and best[expert][1] == observed[group] >= 0
             nll[law] -= group_lp[group] / per_group[group]
             classes[law].add(table.classes[class_of[group]])
+        start += table.transitions
     total = sum(nll.values()) or 1.0
     params_of = _parameters(model)
     uncertainty = model.params.get("uncertainty", {})

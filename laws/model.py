@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -41,6 +41,7 @@ from dsl.errors import DslError
 from laws.table_torch import ObservableCodes
 
 DEFAULT_CHANGE = 0.01
+TABLE_CHUNK = 2000   # transitions per prediction table in `tables`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +138,13 @@ class WorldModel:
         for state, action, next_state in transitions:
             builder.add(state, next_state, self.compiled.predict(state, action))
         return builder.build()
+
+    def tables(self, transitions: Sequence[tuple[dict, str, dict]], chunk: int = TABLE_CHUNK
+               ) -> Iterator[Table]:
+        """Prediction tables (`table`) of the transitions, `chunk` at a time (memory stays
+        bounded on long traces)."""
+        for start in range(0, len(transitions), chunk):
+            yield self.table(transitions[start:start + chunk])
 
     def log_prob_table(self, table: Table) -> torch.Tensor:
         return combine.transition_log_probs(table, self.probability_tensor(), self.weight_tensor(),
