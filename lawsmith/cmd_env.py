@@ -13,7 +13,7 @@ from envs.recorder import record, record_lives
 from envs.relabel import RelabelledWorld
 from envs.trace import open_trace
 from envs.worlds import POLICIES, WORLDS, make_policy, make_world
-from lawsmith.args import nonnegative_int
+from lawsmith.args import nonnegative_int, positive_int
 
 EXPLORE_EXAMPLE = """example:
   lawsmith explore --world crafter --steps 2000 --seed 1 -o runs/crafter.jsonl.gz
@@ -36,13 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     explore.add_argument("--world", choices=WORLDS, default="crafter")
     explore.add_argument("--rules", metavar="FILE", help="Crafter rules variant (YAML in the shape "
                          "of crafter's data.yaml)")
-    explore.add_argument("--steps", type=_positive, default=2000, help="most actions (default 2000)")
+    explore.add_argument("--steps", type=positive_int, default=2000, help="most actions (default 2000)")
     explore.add_argument("--seed", type=nonnegative_int, default=0)
     explore.add_argument("--policy", choices=POLICIES, default="explorer",
                          help="explorer: count-based novelty (default); curious: the explorer "
                               "with the learner in the loop, looking ahead in its own model "
                               "(synth/curious.py, slower: learning rounds); random: uniform")
-    explore.add_argument("--transitions", type=_positive, metavar="N",
+    explore.add_argument("--transitions", type=positive_int, metavar="N",
                          help="record lives (seeds S, S+1, ...) until the trace holds N "
                               "transitions, each life at most --steps actions")
     explore.add_argument("--relabel", type=int, metavar="SEED",
@@ -60,13 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=INFO_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     info.add_argument("file", metavar="TRACE")
     info.set_defaults(run=run_info)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("expected a positive integer")
-    return value
 
 
 def run_explore(args: argparse.Namespace) -> int:

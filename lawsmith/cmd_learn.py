@@ -53,8 +53,8 @@ def run_learn(args: argparse.Namespace) -> int:
     from synth.fit import split
     from synth.learn import LearnConfig, learn, resume_state
 
-    if args.rounds < 1 or not 0 < args.heldout < 1:
-        raise UsageError("--rounds must be at least 1 and --heldout in (0, 1)")
+    if args.heldout == 0:   # the parser takes [0, 1); learning needs a held-out part
+        raise UsageError("--heldout must be in (0, 1)")
     folder = pathlib.Path(args.output)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} is a file, not a model folder: choose another -o")

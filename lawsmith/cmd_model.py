@@ -131,8 +131,6 @@ def run_fit(args: argparse.Namespace) -> int:
         folder, trace = args.paths
         model, manifest = load_model(folder)
         transitions, episodes, schema = _transitions(trace, model.schema)
-    if not 0 <= args.heldout < 1:
-        raise UsageError("--heldout must be in [0, 1)")
     parts = split(transitions, args.heldout, args.seed, episodes)
     train, test = parts.train, parts.test
     config = FitConfig(steps=args.steps, learning_rate=args.lr, seed=args.seed,
