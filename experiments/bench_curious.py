@@ -13,6 +13,7 @@ Real Crafter steps (about 1 ms each, `experiments/bench_env.py`) are not include
 from __future__ import annotations
 
 import argparse
+import pathlib
 import time
 
 from envs.crafter_world import CrafterWorld
@@ -28,11 +29,9 @@ def main() -> None:
                         help="recorded if missing: explorer lives from seed 0")
     parser.add_argument("--steps", type=int, default=10_000)
     args = parser.parse_args()
-    try:
-        reader = open_trace(args.trace)
-    except FileNotFoundError:
+    if not pathlib.Path(args.trace).exists():
         record_lives(CrafterWorld(), Explorer(), args.trace, args.steps, 0, 10_000)
-        reader = open_trace(args.trace)
+    reader = open_trace(args.trace)
     world = CrafterWorld()
     policy = CuriousExplorer(health=world.health)
     policy.reset(0, reader.schema)
