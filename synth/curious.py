@@ -125,9 +125,10 @@ class CuriousExplorer:
         self._ticking: set[tuple] = set()           # counts a law lowers whatever the action
         self._next_round = 0
         self._front: str | None = None
-        self._names = dict(self.base._names)            # grid code -> material name
+        self._names = self.base._names                  # grid code -> material name
         self._map: dict[tuple[int, int], str] = {}       # cell -> material last seen there
         self._kind_at: dict[tuple[int, int], str] = {}   # cell -> kind last seen there
+        self._things: dict[tuple[int, int], str] = {}    # cell -> kind, this step
         self._serving: tuple | None = None              # the need being served, till it is full
         self._cells_seen: collections.Counter = collections.Counter()  # material -> cell-steps
         self._stood_on: collections.Counter = collections.Counter()    # (kind, material) -> seen
@@ -235,8 +236,7 @@ class CuriousExplorer:
                     self._fields.setdefault(obj["kind"], {})[k] = None
                     if after_obj is None or after_obj.get(k, v) < v:
                         self._faced_drops[obj["kind"], k, action] += 1
-        event = (action, front, tuple(c for c in self._held
-                                      if before[c[0]][c[1]] != after[c[0]][c[1]]))
+        event = (action, front, tuple(c for c, d in deltas.items() if d))
         self._events.append(event)
         self._event_counts[event] += 1
 
@@ -386,11 +386,10 @@ class CuriousExplorer:
             if tuple(player["facing"]) == step:
                 return attack
             return action   # a move into an occupied cell turns to face it
-        things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
         for action, (dx, dy) in self.base._moves:
             # Diagonal: the step that puts it straight beside (it can reach us, we cannot it).
             if any(abs(ox - dx) + abs(oy - dy) == 1 for ox, oy in near) and self.base._free(
-                    state, things, (x + dx, y + dy)):
+                    state, self._things, (x + dx, y + dy)):
                 return action
         return None
 
@@ -531,11 +530,10 @@ class CuriousExplorer:
             key, front, held = base._last
             if base._handled[front, held] < len(base._others):
                 return None
-            things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
-            return (base._nearest_novel(state, things, tuple(player["pos"]),
+            return (base._nearest_novel(state, self._things, tuple(player["pos"]),
                                         tuple(player["facing"]), held)
                     or self._to_frontier(player))
-        step = self._walk_to(state, player, set(ways))
+        step = self._walk_to(player, set(ways))
         if step is not None:
             return step
         action = self._set_flags(player, count)
@@ -545,8 +543,7 @@ class CuriousExplorer:
             # of the remembered map first, else along a heading.
             action = self._to_frontier(player)
             if action is None:
-                things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
-                action = self.base._wander(state, things, tuple(player["pos"]))
+                action = self.base._wander(state, self._things, tuple(player["pos"]))
         return action
 
     def _to_frontier(self, player: dict) -> str | None:
@@ -585,11 +582,11 @@ class CuriousExplorer:
         for cy in range(max(0, y - half_h), min(len(grid), y + half_h + 1)):
             row = grid[cy]
             for cx in range(max(0, x - half_w), min(len(row), x + half_w + 1)):
-                self._map[cx, cy] = self._names[row[cx]]
+                material = self._map[cx, cy] = self._names[row[cx]]
+                self._cells_seen[material] += 1
                 self._kind_at.pop((cx, cy), None)
-        for cy in range(max(0, y - half_h), min(len(grid), y + half_h + 1)):
-            for cx in range(max(0, x - half_w), min(len(grid[cy]), x + half_w + 1)):
-                self._cells_seen[self._map[cx, cy]] += 1
+        # Every object but the player by cell, this step (what the moves and walks step around).
+        self._things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
         for obj in state["objects"]:
             ox, oy = obj["pos"]
             if obj is not player and abs(ox - x) <= half_w and abs(oy - y) <= half_h:
@@ -598,7 +595,7 @@ class CuriousExplorer:
                 if self._harmful(obj["kind"]):
                     self._threatened_at = len(self._transitions)
 
-    def _walk_to(self, state: dict, player: dict, targets: set[str]) -> str | None:
+    def _walk_to(self, player: dict, targets: set[str]) -> str | None:
         """The first move of a shortest walk over the remembered map to face one of `targets`
         (a material or kind last seen there); from where it stands, the move that turns to it."""
         if not targets:

@@ -114,11 +114,11 @@ def test_walks_plan_over_the_remembered_map(crafter):
     policy._map[(0, 1)] = "tree"
     policy._kind_at = {}
     player = {"pos": [0, 0], "facing": [0, 1]}
-    assert policy._walk_to({}, player, {"water"}) == moves[(1, 0)]
-    assert policy._walk_to({}, player, {"tree"}) == moves[(0, 1)]   # facing it: a move turns
-    assert policy._walk_to({}, player, {"lava"}) is None
+    assert policy._walk_to(player, {"water"}) == moves[(1, 0)]
+    assert policy._walk_to(player, {"tree"}) == moves[(0, 1)]   # facing it: a move turns
+    assert policy._walk_to(player, {"lava"}) is None
     policy._kind_at[(3, 0)] = "zombie"                               # the corridor is blocked
-    assert policy._walk_to({}, player, {"water"}) is None
+    assert policy._walk_to(player, {"water"}) is None
     assert policy._walk_to_cell(player, (2, 0)) == moves[(1, 0)]
 
 
