@@ -27,6 +27,7 @@ import torch
 
 from dsl.activation import always_active
 from dsl.check import resolve
+from dsl.errors import DslError
 from dsl.compile_py import compile_python
 from dsl.compile_torch import compile_torch
 from dsl.predictions import cell_observable, exists_observable, field_observable
@@ -37,7 +38,6 @@ from laws.errors import ModelError
 from laws.observables import StateView, default_value, domain_values, parse_observable
 from laws.params import ParamLayout
 from laws.table import Table, TableBuilder
-from dsl.errors import DslError
 from laws.table_torch import ObservableCodes
 
 DEFAULT_CHANGE = 0.01
@@ -72,13 +72,13 @@ class WorldModel:
         # PoE-World inference (the evaluation's baseline): every law an always-active expert with
         # its condition inside its effects, every expert weighted (dsl.activation, laws.combine).
         self.poe_world = poe_world
+        program = parse(text, filename)
         try:
-            self.program = resolve(parse(text, filename), schema)
-        except DslError as error:
-            if error.filename is None and filename is not None:   # the checker's errors too
-                error.filename = filename
-                error.args = (error.report(),)
-            raise
+            self.program = resolve(program, schema)
+        except DslError as error:   # the checker does not know the file: say it, as `check` does
+            if filename is None:
+                raise
+            raise error.with_filename(filename) from None
         if poe_world:
             self.program = always_active(self.program)
         self.law_names = [law.name for law in self.program.laws]
