@@ -307,12 +307,18 @@ class CuriousExplorer:
         attr, key = self._vital
         return float(player[attr] if key is None else player[attr][key])
 
+    def _every_action(self, state: dict):
+        """`samples` copies of the state per action as simulator rows, and each row's action
+        (row r takes action r mod the number of actions)."""
+        n_actions = len(self._actions)
+        states = self._sim.repeat([state], n_actions * self.config.samples)
+        return states, torch.arange(n_actions).repeat(self.config.samples)
+
     def _look(self, state: dict, player: dict) -> dict:
         """Every action `samples` times, one step: its health cost and the draws' disagreement."""
-        sim, k, n_actions = self._sim, self.config.samples, len(self._actions)
-        states = sim.repeat([state], n_actions * k)
-        actions = torch.arange(n_actions).repeat(k)
-        after = sim.step(states, actions, self._generator)
+        k, n_actions = self.config.samples, len(self._actions)
+        states, actions = self._every_action(state)
+        after = self._sim.step(states, actions, self._generator)
         disagreement = [0.0] * n_actions
         signature = _signature(after).view(k, n_actions)
         for a in range(n_actions):
@@ -327,12 +333,11 @@ class CuriousExplorer:
     def _survive(self, state: dict, player: dict, chosen: str) -> str:
         """The action whose repeated rollouts keep the most health (the explorer's choice unless
         another wins by more than the tolerance)."""
-        sim, k, n_actions = self._sim, self.config.samples, len(self._actions)
-        states = sim.repeat([state], n_actions * k)
-        actions = torch.arange(n_actions).repeat(k)
+        k, n_actions = self.config.samples, len(self._actions)
+        states, actions = self._every_action(state)
         alive = torch.ones(n_actions * k, dtype=torch.bool)
         for _ in range(self.config.horizon):
-            states = sim.step(states, actions, self._generator)
+            states = self._sim.step(states, actions, self._generator)
             alive &= states.player(*self._vital).double() > 0
         end = states.player(*self._vital).double()
         highest = max(self._highest.get(self._vital, 0.0), self._vital_of(player), 1.0)
@@ -404,14 +409,16 @@ class CuriousExplorer:
             best = max(kills)
             if best[0] > 0:
                 return others[-best[1]]
+        rates = {}   # (kind, field) -> drops per try facing it, over all actions
+        for k in self._thing_order:
+            tries = sum(self._tried[b, k] for b in others)
+            for f in self._fields.get(k, ()):
+                rates[k, f] = sum(self._faced_drops[k, f, b] for b in others) / max(1, tries)
         excess = []
         for i, a in enumerate(others):
             most = 0.0
-            for k in self._thing_order:
-                tries = sum(self._tried[b, k] for b in others)
-                for f in self._fields.get(k, ()):
-                    rate = sum(self._faced_drops[k, f, b] for b in others) / max(1, tries)
-                    most = max(most, self._faced_drops[k, f, a] - rate * self._tried[a, k])
+            for (k, f), rate in rates.items():
+                most = max(most, self._faced_drops[k, f, a] - rate * self._tried[a, k])
             excess.append((round(most, 9), -i))
         best = max(excess)
         if best[0] > 0:
