@@ -8,6 +8,7 @@ import json
 
 from envs.errors import TraceError
 from envs.trace import open_trace
+from lawsmith.args import nonnegative_int
 
 EXPLAIN_EXAMPLE = """examples:
   lawsmith explain models/learned runs/crafter.jsonl.gz --step 42     # the 43rd transition
@@ -25,12 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     explain.add_argument("model", metavar="MODEL_DIR")
     explain.add_argument("trace", metavar="TRACE", nargs="?")
-    explain.add_argument("--step", type=int, metavar="K",
+    explain.add_argument("--step", type=nonnegative_int, metavar="K",
                          help="the K-th transition of the trace (from 0)")
     explain.add_argument("--state", metavar="FILE", help="a state (JSON), instead of a trace")
     explain.add_argument("--action", metavar="A", help="the action taken in --state")
     explain.add_argument("--next", metavar="FILE", help="the state after it (JSON)")
-    explain.add_argument("--top", type=int, default=12,
+    explain.add_argument("--top", type=nonnegative_int, default=12,
                          help="observables listed, most surprising first (12; 0: all)")
     explain.add_argument("--json", action="store_true", help="the whole report as JSON")
     explain.set_defaults(run=run_explain)
@@ -65,7 +66,7 @@ def _transition(args: argparse.Namespace, schema: dict) -> tuple[dict, str, dict
         try:
             validate_state(state, schema)
         except TraceError as error:
-            raise TraceError(str(error), path=path) from None
+            raise error.located(path=path) from None
         states.append(state)
     if args.action not in schema["actions"]:
         raise UsageError(f"unknown action {args.action!r} (known: {', '.join(schema['actions'])})")

@@ -78,7 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     diff.add_argument("model_a", metavar="MODEL_A")
     diff.add_argument("model_b", metavar="MODEL_B")
     diff.add_argument("trace", metavar="TRACE", nargs="?")
-    diff.add_argument("--top", type=int, default=15, help="observable classes listed (15)")
+    diff.add_argument("--top", type=args_.nonnegative_int, default=15,
+                      help="observable classes listed (15)")
     diff.add_argument("--json", action="store_true", help="the report as JSON")
     diff.set_defaults(run=run_diff)
 
