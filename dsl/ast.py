@@ -225,6 +225,19 @@ class Program:
     definitions: tuple[Definition, ...] = ()
 
 
+def parameter_names(law: Law) -> list[str]:
+    """The named parameters of a law's effects, in effect order (a name its effects share comes
+    once per effect)."""
+    names = []
+    for effect in law.effects:
+        chance = getattr(effect, "chance", None)
+        if chance is not None and chance.param:
+            names.append(chance.param)
+        if isinstance(effect, Update) and isinstance(effect.value, Choice):
+            names.append(effect.value.param)
+    return names
+
+
 def conjuncts(expr: Expr) -> list[Expr]:
     """The operands of a chain of `and`s (the expression itself when it is not one); the parsed
     twin of `dsl.ir.conjuncts`."""

@@ -80,15 +80,6 @@ def law_stats(model: WorldModel, transitions: Sequence[tuple[dict, str, dict]]) 
 
 
 def _parameters(model: WorldModel) -> dict[str, list[str]]:
-    """The named parameters each law's effects use."""
-    found: dict[str, list[str]] = {}
-    for law in parse(model.text).laws:
-        names = []
-        for effect in law.effects:
-            chance = getattr(effect, "chance", None)
-            if chance is not None and chance.param is not None:
-                names.append(chance.param)
-            if isinstance(effect, ast.Update) and isinstance(effect.value, ast.Choice):
-                names.append(effect.value.param)
-        found[law.name] = list(dict.fromkeys(names))
-    return found
+    """The named parameters each law's effects use, each once."""
+    return {law.name: list(dict.fromkeys(ast.parameter_names(law)))
+            for law in parse(model.text).laws}

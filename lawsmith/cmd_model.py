@@ -225,6 +225,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from dsl import format_law, parse
+    from dsl.ast import parameter_names
     from laws.folder import load_model
 
     model, manifest = load_model(args.model)
@@ -243,23 +244,11 @@ def run_show(args: argparse.Namespace) -> int:
     for law in program.laws:
         print()
         notes = [f"weight {params['weights'][law.name]:.2f}"]
-        for name in _parameters_of(law):
+        for name in parameter_names(law):
             notes.append(f"{name} = {_value(params['parameters'][name], uncertainty.get(name))}")
         print("# fitted: " + "; ".join(notes))
         print(format_law(_with_fitted_init(law, params["parameters"])))
     return 0
-
-
-def _parameters_of(law) -> list[str]:
-    names = []
-    for effect in law.effects:
-        chance = getattr(effect, "chance", None)
-        if chance is not None and chance.param:
-            names.append(chance.param)
-        value = getattr(effect, "value", None)
-        if hasattr(value, "outcomes"):
-            names.append(value.param)
-    return names
 
 
 def _with_fitted_init(law, values: dict):

@@ -678,6 +678,7 @@ def _target(effect: ir.Effect) -> tuple[str, str | None] | None:
 
 
 def _conjuncts(node) -> list:
+    """`dsl.ir.conjuncts`, seeing through `let` names too (a hand-written condition may be one)."""
     while isinstance(node, ir.Named):
         node = node.value
     if isinstance(node, ir.Apply) and node.op == "and":
