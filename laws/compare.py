@@ -31,9 +31,10 @@ def compare(a: WorldModel, b: WorldModel, transitions: Sequence[tuple[dict, str,
     keys_a = {key: name for name, (key, _) in laws_a.items()}
     same, renamed, changed, removed, added = [], [], [], [], []
     for name, (key, text) in laws_a.items():
-        if key in keys_b:
-            other = keys_b[key]
-            (same if other == name else renamed).append(name if other == name else [name, other])
+        if key in keys_b and keys_b[key] == name:
+            same.append(name)
+        elif key in keys_b:
+            renamed.append([name, keys_b[key]])
         elif name in laws_b and laws_b[name][0] not in keys_a:
             changed.append({"law": name, "a": text, "b": laws_b[name][1]})
         else:
