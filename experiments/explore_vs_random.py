@@ -30,6 +30,7 @@ from envs.recorder import RandomPolicy, record, record_lives, run_episode
 from envs.rules import load_rules
 from envs.state import find_player
 from experiments.stats import bootstrap_ci
+from laws.folder import source_commit
 from synth.curious import CuriousExplorer
 
 # --- hyper-parameters ---------------------------------------------------------------------------
@@ -135,18 +136,9 @@ def _variant_file(path: pathlib.Path) -> dict:
     return ruamel.yaml.YAML(typ="safe").load(path.read_text()) or {}
 
 
-def _commit() -> str:
-    import subprocess
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def print_lives(results: dict, seeds: int, steps: int) -> None:
     print(f"Crafter 64x64, one life of at most {steps} steps, seeds 0..{seeds - 1} "
-          f"(commit {_commit()})\n")
+          f"(commit {source_commit()})\n")
     header = f"{'rules':16s} {'policy':9s} {'seed':>5s} " + " ".join(
         f"{c:>12s}" for c in COLUMNS) + "  changed rules exercised"
     print(header)
