@@ -12,25 +12,25 @@ The sympy part (canonical forms) loads on first use.
 
 import importlib
 
-from dsl.ast import Law, Program
-from dsl.check import check, resolve
-from dsl.compile_py import PythonLaws, compile_python
-from dsl.compile_torch import Batch, LawOutput, TorchLaws, compile_torch, encode_batch
-from dsl.errors import DslError
-from dsl.parse import parse
-from dsl.predictions import Firing, Prediction
-from dsl.printer import format_expr, format_law, format_program
+from lawsmith.dsl.ast import Law, Program
+from lawsmith.dsl.check import check, resolve
+from lawsmith.dsl.compile_py import PythonLaws, compile_python
+from lawsmith.dsl.compile_torch import Batch, LawOutput, TorchLaws, compile_torch, encode_batch
+from lawsmith.dsl.errors import DslError
+from lawsmith.dsl.parse import parse
+from lawsmith.dsl.predictions import Firing, Prediction
+from lawsmith.dsl.printer import format_expr, format_law, format_program
 
 _LAZY = {
-    "canonical_key": "dsl.canonical", "dedupe": "dsl.canonical", "same_law": "dsl.canonical",
-    "simplify_condition": "dsl.canonical",
+    name: "lawsmith.dsl.canonical"
+    for name in ("canonical_key", "dedupe", "same_law", "simplify_condition")
 }
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'dsl' has no attribute {name!r}")
+    raise AttributeError(f"module 'lawsmith.dsl' has no attribute {name!r}")
 
 
 __all__ = [

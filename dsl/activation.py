@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from dsl import ir
+from lawsmith.dsl import ir
 
 
 def always_active(program: ir.Program) -> ir.Program:

@@ -15,8 +15,8 @@ from dataclasses import replace
 
 import sympy
 
-from dsl import ast
-from dsl.printer import format_expr
+from lawsmith.dsl import ast
+from lawsmith.dsl.printer import format_expr
 
 MAX_LOGIC_ATOMS = 8
 

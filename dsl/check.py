@@ -12,9 +12,9 @@ import difflib
 import math
 from dataclasses import dataclass
 
-from dsl import ast, ir
-from dsl.errors import DslError, located
-from dsl.printer import format_expr
+from lawsmith.dsl import ast, ir
+from lawsmith.dsl.errors import DslError, located
+from lawsmith.dsl.printer import format_expr
 
 BUILTIN_NAMES = ("action", "ahead", "player")
 # Built-in functions: argument types and result type ("number": int or float, result as widest).

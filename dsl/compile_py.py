@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dsl import ast, ir
-from dsl.check import resolve
-from dsl.predictions import (Firing, cell_observable, distribution, exists_observable,
+from lawsmith.dsl import ast, ir
+from lawsmith.dsl.check import resolve
+from lawsmith.dsl.predictions import (Firing, cell_observable, distribution, exists_observable,
                              field_observable, spawn_observable)
 
 

@@ -26,10 +26,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from dsl import ast, ir
-from dsl.check import resolve
-from dsl.compile_py import combine
-from dsl.predictions import (Firing, cell_observable, distribution, exists_observable,
+from lawsmith.dsl import ast, ir
+from lawsmith.dsl.check import resolve
+from lawsmith.dsl.compile_py import combine
+from lawsmith.dsl.predictions import (Firing, cell_observable, distribution, exists_observable,
                              field_observable, spawn_observable)
 
 _DTYPES = {ir.INT: torch.int64, ir.FLOAT: torch.float64, ir.BOOL: torch.bool}

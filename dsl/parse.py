@@ -15,8 +15,8 @@ import threading
 import lark
 from lark import Token, Transformer, v_args
 
-from dsl import ast
-from dsl.errors import DslError, located
+from lawsmith.dsl import ast
+from lawsmith.dsl.errors import DslError, located
 
 MAX_SOURCE_CHARS = 1_000_000
 MAX_DEPTH = 60

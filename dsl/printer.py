@@ -8,8 +8,8 @@ split one condition per line, `choose` alternatives one per line.
 
 from __future__ import annotations
 
-from dsl import ast
-from dsl.parse import escape
+from lawsmith.dsl import ast
+from lawsmith.dsl.parse import escape
 
 LINE_WIDTH = 96
 _LEVEL = {"if": 0, "or": 1, "and": 2, "not": 3, "compare": 4, "+": 5, "-": 5, "*": 6, "neg": 7,

@@ -22,7 +22,7 @@ appears) are labelled anyway. `hidden=True` adds one coarse label per changed hi
 
 from __future__ import annotations
 
-from envs.state import schema_code_names
+from lawsmith.envs.state import schema_code_names
 
 
 def changes(state: dict, next_state: dict, schema: dict, hidden: bool = False) -> list[str]:

@@ -25,9 +25,9 @@ import crafter
 import numpy as np
 from crafter import engine, objects
 
-from envs import rules as rules_mod
-from envs.errors import TraceError
-from envs.state import validate_state
+from lawsmith.envs import rules as rules_mod
+from lawsmith.envs.errors import TraceError
+from lawsmith.envs.state import validate_state
 
 MATERIAL_CODES = {"water": "~", "grass": ".", "stone": "#", "path": "_", "sand": ":", "tree": "T",
                   "lava": "!", "coal": "c", "iron": "i", "diamond": "d", "table": "t",

@@ -49,8 +49,8 @@ import math
 
 import numpy as np
 
-from envs.changes import changes
-from envs.state import find_player, schema_code_names
+from lawsmith.envs.changes import changes
+from lawsmith.envs.state import find_player, schema_code_names
 
 UNIT_STEPS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 

@@ -6,7 +6,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from envs.trace import TraceWriter, make_header
+from lawsmith.envs.trace import TraceWriter, make_header
 
 
 class Policy(Protocol):

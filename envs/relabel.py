@@ -26,8 +26,8 @@ from __future__ import annotations
 import random
 import re
 
-from envs.errors import TraceError
-from envs.state import validate_schema, validate_state
+from lawsmith.envs.errors import TraceError
+from lawsmith.envs.state import validate_schema, validate_state
 
 CLASSES = ("materials", "items", "actions", "kinds", "attributes", "keys", "globals")
 # Names with a meaning of their own in the trace format or the law language: never renamed.

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import crafter.constants
 import ruamel.yaml
 
-from envs.errors import TraceError
+from lawsmith.envs.errors import TraceError
 
 LIST_SECTIONS = ("actions", "materials", "walkable", "achievements")
 MAP_SECTIONS = ("items", "collect", "place", "make")

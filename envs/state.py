@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from envs.errors import TraceError
+from lawsmith.envs.errors import TraceError
 
 _RUN = re.compile(r"(\d*)(\D)")
 _DIRECTIONS = ([-1, 0], [1, 0], [0, -1], [0, 1], [0, 0])

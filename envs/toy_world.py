@@ -14,9 +14,9 @@ import copy
 
 import numpy as np
 
-from envs.crafter_world import reseed
-from envs.errors import TraceError
-from envs.state import validate_state
+from lawsmith.envs.crafter_world import reseed
+from lawsmith.envs.errors import TraceError
+from lawsmith.envs.state import validate_state
 
 SIZE = 8
 MATERIALS = {"grass": ".", "wall": "#", "bush": "b", "water": "~"}

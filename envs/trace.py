@@ -27,8 +27,8 @@ import tempfile
 import zlib
 from typing import Any, Iterator
 
-from envs.errors import TraceError
-from envs.state import decode_state, encode_state, validate_schema, validate_state
+from lawsmith.envs.errors import TraceError
+from lawsmith.envs.state import decode_state, encode_state, validate_schema, validate_state
 
 TRACE_FORMAT = "lawsmith-trace"
 TRANSITIONS_FORMAT = "lawsmith-transitions"
@@ -177,7 +177,7 @@ def _check_header(header: Any, path: str, formats: tuple[str, ...]) -> dict:
     if not isinstance(header.get("world"), str):
         raise TraceError("expected the world's name", path=path, line=1, field="world")
     if "schema" not in header:
-        from envs.worlds import default_schema
+        from lawsmith.envs.worlds import default_schema
         try:
             header = {**header, "schema": default_schema(header["world"])}
         except TraceError as error:

@@ -22,8 +22,8 @@ import os
 import pathlib
 from typing import Sequence
 
-from laws.model import WorldModel
-from synth.fit import FitConfig, build_tables, change_rates, fit
+from lawsmith.laws.model import WorldModel
+from lawsmith.synth.fit import FitConfig, build_tables, change_rates, fit
 
 Transitions = Sequence[tuple[dict, str, dict]]
 
@@ -53,7 +53,7 @@ def training_trace(folder: str | os.PathLike, manifest: dict,
                    given: str | None = None) -> str:
     """The trace a model folder was fitted or learned on: the manifest's, when it is still there
     with the same content, else `given` (`--baseline-trace`)."""
-    from laws.folder import file_sha256
+    from lawsmith.laws.folder import file_sha256
 
     data = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
     recorded = data.get("trace")

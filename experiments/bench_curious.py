@@ -16,11 +16,11 @@ import argparse
 import pathlib
 import time
 
-from envs.crafter_world import CrafterWorld
-from envs.explorer import Explorer
-from envs.recorder import record_lives
-from envs.trace import open_trace
-from synth.curious import CuriousExplorer
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.explorer import Explorer
+from lawsmith.envs.recorder import record_lives
+from lawsmith.envs.trace import open_trace
+from lawsmith.synth.curious import CuriousExplorer
 
 
 def main() -> None:

@@ -16,11 +16,11 @@ import time
 
 import torch
 
-from dsl import (canonical_key, check, compile_python, compile_torch, encode_batch,
+from lawsmith.dsl import (canonical_key, check, compile_python, compile_torch, encode_batch,
                  format_program, parse)
-from envs.crafter_world import CrafterWorld
-from envs.recorder import RandomPolicy, record
-from envs.trace import open_trace
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.recorder import RandomPolicy, record
+from lawsmith.envs.trace import open_trace
 
 STEPS = 500
 REPEAT = 20

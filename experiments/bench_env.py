@@ -16,7 +16,7 @@ import time
 import crafter
 import numpy as np
 
-from envs.crafter_world import CrafterWorld
+from lawsmith.envs.crafter_world import CrafterWorld
 
 STEPS = 2000
 SEED = 1

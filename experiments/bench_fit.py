@@ -18,12 +18,12 @@ import time
 
 import torch
 
-from envs.crafter_world import CrafterWorld
-from envs.recorder import record_lives
-from envs.trace import open_trace
-from envs.worlds import make_policy
-from laws.model import WorldModel
-from synth.fit import FitConfig, build_tables, fit
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.recorder import record_lives
+from lawsmith.envs.trace import open_trace
+from lawsmith.envs.worlds import make_policy
+from lawsmith.laws.model import WorldModel
+from lawsmith.synth.fit import FitConfig, build_tables, fit
 
 LAWS = pathlib.Path(__file__).parent.parent / "examples" / "crafter.law"
 RUNS = pathlib.Path(__file__).parent.parent / "runs"

@@ -113,8 +113,8 @@ def worker(job: dict) -> dict:
     fresh process; no new cycle once `job["budget"]` seconds have passed); the rate and the memory
     it took."""
     import torch
-    from laws.folder import load_model
-    from laws.simulator import Simulator
+    from lawsmith.laws.folder import load_model
+    from lawsmith.laws.simulator import Simulator
 
     device = torch.device(job["device"])
     model, _ = load_model(job["model"])
@@ -202,13 +202,13 @@ def in_fresh_process(job: dict) -> dict:
 def fitted_crafter_laws(trace: str | None, transitions: int, fit_steps: int, folder: pathlib.Path):
     """examples/crafter.law fitted on `trace` (or on a fresh explorer trace of `transitions`
     transitions, as `lawsmith explore --transitions`), saved to `folder`. Returns (model, note)."""
-    from envs.crafter_world import CrafterWorld
-    from envs.recorder import record_lives
-    from envs.trace import open_trace
-    from envs.worlds import make_policy
-    from laws.folder import save_model
-    from laws.model import WorldModel
-    from synth.fit import FitConfig, fit
+    from lawsmith.envs.crafter_world import CrafterWorld
+    from lawsmith.envs.recorder import record_lives
+    from lawsmith.envs.trace import open_trace
+    from lawsmith.envs.worlds import make_policy
+    from lawsmith.laws.folder import save_model
+    from lawsmith.laws.model import WorldModel
+    from lawsmith.synth.fit import FitConfig, fit
 
     began = time.perf_counter()
     source = trace
@@ -301,8 +301,8 @@ def bench(args: argparse.Namespace, settings: dict, device: str, work: pathlib.P
           f"cycled over the rows; noise on, unexplained changes off; device {device}; each N in a "
           "fresh process")
 
-    from envs.crafter_world import CrafterWorld
-    from laws.folder import load_model
+    from lawsmith.envs.crafter_world import CrafterWorld
+    from lawsmith.laws.folder import load_model
 
     world = CrafterWorld()
     starts = [world.reset(seed) for seed in settings["seeds"]]

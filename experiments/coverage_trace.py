@@ -60,10 +60,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from envs.recorder import run_episode  # noqa: E402
-from envs.state import encode_state, find_player, validate_state  # noqa: E402
-from envs.trace import TRANSITIONS_FORMAT, TraceWriter, make_header  # noqa: E402
-from envs.worlds import make_policy, make_world  # noqa: E402
+from lawsmith.envs.recorder import run_episode  # noqa: E402
+from lawsmith.envs.state import encode_state, find_player, validate_state  # noqa: E402
+from lawsmith.envs.trace import TRANSITIONS_FORMAT, TraceWriter, make_header  # noqa: E402
+from lawsmith.envs.worlds import make_policy, make_world  # noqa: E402
 
 # --- settings ---------------------------------------------------------------------------------
 SEED_BASE = 3_000_000        # explorer lives' seeds: SEED_BASE + seed * SEEDS_PER_RUN + life

@@ -8,10 +8,10 @@ Steps (each `lawsmith` command is printed before it runs and recorded in the man
 2. audit the law file on a fresh 3,000-transition trace (lives from seed 2,000,000): per law, how
    often the real next value falls outside what it predicts (the cost of reading the state before
    the step), and which changes no law predicts (`audit.md`);
-3. `lawsmith eval` the fitted model: both scenario protocols, held-out NLL against the oracle on
+3. evaluate the fitted model (experiments/evaluate.py): both scenario protocols, held-out NLL against the oracle on
    200 fresh transitions (lives from seed 1,000,000), the baselines;
 4. strategy ranking (experiments/planning.py's six situations) with 64 rollouts per strategy in
-   the model and in the real game (`planning.md`). The MPC agent of `lawsmith eval --planning` is
+   the model and in the real game (`planning.md`). The MPC agent of `evaluate.py --planning` is
    left out: imagining with this 63-law file takes about 0.25 s per batch of 32 states, so it
    would take over 20 minutes (the fast simulator is issue 12).
 Traces and the model go to `runs/crafter-laws/` (reused when present); the fitted model folder is
@@ -26,12 +26,11 @@ import shutil
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from lawsmith.experiments.crafter_report import evaluate, lawsmith, record_traces
+from lawsmith.experiments.law_audit import audit, markdown
+from lawsmith.laws.folder import provenance
 
-from experiments.crafter_report import lawsmith, record_traces  # noqa: E402
-from experiments.law_audit import audit, markdown  # noqa: E402
-from laws.folder import provenance  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 RUNS = pathlib.Path("runs/crafter-laws")
 REPORT = pathlib.Path("reports/crafter-laws")
@@ -45,10 +44,10 @@ def strategy_ranking(model_dir: pathlib.Path, made: dict) -> str:
     import contextlib
     import io
 
-    from envs.crafter_world import CrafterWorld
-    from experiments import planning
-    from experiments.models import LawModel, TrueModel
-    from laws.folder import load_model
+    from lawsmith.envs.crafter_world import CrafterWorld
+    from lawsmith.experiments import planning
+    from lawsmith.experiments.models import LawModel, TrueModel
+    from lawsmith.laws.folder import load_model
 
     world = CrafterWorld()
     model = LawModel(load_model(model_dir)[0], "handwritten", unexplained=False)
@@ -74,7 +73,7 @@ def main() -> None:
     made = provenance("python experiments/crafter_laws_report.py")
     model = RUNS / "handwritten"
     lawsmith("fit", "--laws", LAWS, str(TRAIN), "-o", str(model))
-    lawsmith("eval", str(model), "-o", str(REPORT), "--jobs", str(args.jobs))
+    evaluate(str(model), "-o", str(REPORT), "--jobs", str(args.jobs))
     if not args.skip_planning:
         (ROOT / REPORT / "planning.md").write_text(strategy_ranking(ROOT / model, made))
     text = (f"# {LAWS} against the real game: law by law\n\nMade by `{made['command']}` at commit "

@@ -2,13 +2,13 @@
 
     python experiments/crafter_report.py [--jobs 2] [--skip-planning]
 
-Every step is a `lawsmith` command (printed before it runs), so each model folder's manifest and the
+Every step is a `lawsmith` command or `experiments/evaluate.py` (printed before it runs), so each model folder's manifest and the
 report record the command and commit that made them. Traces and models go to `runs/report/`
 (reused when present, so a second run only re-evaluates); the model folders evaluated are copied
 into `reports/crafter/models/`.
 
 Seeds: the 2,000-transition training trace uses explorer lives from seed 100, the 10,000 one from
-seed 0; `lawsmith eval` records its held-out trace from seed 1,000,000, which neither saw.
+seed 0; experiments/evaluate.py records its held-out trace from seed 1,000,000, which neither saw.
 """
 
 from __future__ import annotations
@@ -30,9 +30,19 @@ MODELS = {"learned": ["learn", str(SMALL)], "learned-10k": ["learn", str(LARGE)]
 
 def lawsmith(*arguments: str) -> None:
     """Run one `lawsmith` command from the repository root, failing loudly."""
-    print("$ lawsmith " + " ".join(arguments), flush=True)
+    run_here("lawsmith", [sys.executable, "-m", "lawsmith"], arguments)
+
+
+def evaluate(*arguments: str) -> None:
+    """Run experiments/evaluate.py (the evaluation) from the repository root, failing loudly."""
+    script = "experiments/evaluate.py"
+    run_here(f"python {script}", [sys.executable, script], arguments)
+
+
+def run_here(shown: str, program: list[str], arguments) -> None:
+    print(f"$ {shown} " + " ".join(arguments), flush=True)
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "lawsmith", *arguments], cwd=ROOT, check=True)
+    subprocess.run([*program, *arguments], cwd=ROOT, check=True)
     print(f"  ({time.perf_counter() - began:.0f} s)", flush=True)
 
 
@@ -54,7 +64,7 @@ def main() -> None:
     for name, command in MODELS.items():
         if not (ROOT / RUNS / name / "manifest.json").exists():
             lawsmith(*command, "-o", str(RUNS / name))
-    lawsmith("eval", *(str(RUNS / name) for name in MODELS), "-o", str(REPORT),
+    evaluate(*(str(RUNS / name) for name in MODELS), "-o", str(REPORT),
              "--jobs", str(args.jobs), *([] if args.skip_planning else ["--planning"]))
     for name in MODELS:
         target = ROOT / REPORT / "models" / name

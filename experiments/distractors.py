@@ -30,10 +30,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from envs.rules import DEFAULT_RULES
-from envs.state import find_player, validate_state
-from envs.errors import TraceError
-from experiments.models import comparable
+from lawsmith.envs.rules import DEFAULT_RULES
+from lawsmith.envs.state import find_player, validate_state
+from lawsmith.envs.errors import TraceError
+from lawsmith.experiments.models import comparable
 
 # Creatures mutated per kind of mistake: the ones nearest the player.
 NEAREST = 3

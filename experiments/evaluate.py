@@ -1,4 +1,4 @@
-"""The evaluation runner behind `lawsmith eval`: every model through the scenario protocols (ours and
+"""The evaluation: every model through the scenario protocols (ours and
 the OneLife-comparable one), each model's two baselines fitted on its own training data, held-out
 NLL against a converged oracle (overall and per observable class), and optionally planning.
 
@@ -8,15 +8,23 @@ seeds below). The baselines are fitted on the trace the model folder's manifest 
 `--baseline-trace`), the data the model itself had.
 
     report = evaluate(["models/learned"], EvalConfig(trials=10), say=print)
+
+From the command line (a benchmark of this repository, not a verb of the installed `lawsmith`,
+which never imports `experiments/`):
+
+    python experiments/evaluate.py models/learned models/crafter -o reports/eval [--jobs 2]
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import io
 import multiprocessing
 import pathlib
+import shlex
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -25,15 +33,18 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from envs.crafter_world import CrafterWorld
-from envs.recorder import record_lives
-from envs.trace import open_trace
-from envs.worlds import make_policy
-from experiments import baselines, oracle
-from experiments.models import EvalModel, LawModel, NullModel, RandomModel, TrueModel
-from experiments.stats import bootstrap_ci, chance, difference_ci
-from laws.folder import check_schema, load_model
-from laws.model import WorldModel
+from lawsmith.args import nonnegative_int, positive_int
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.recorder import record_lives
+from lawsmith.envs.trace import open_trace
+from lawsmith.envs.worlds import make_policy
+from lawsmith.experiments import baselines, oracle
+from lawsmith.experiments.models import EvalModel, LawModel, NullModel, RandomModel, TrueModel
+from lawsmith.errors import UsageError
+from lawsmith.experiments.stats import bootstrap_ci, chance, difference_ci
+from lawsmith.laws.errors import ModelError
+from lawsmith.laws.folder import check_schema, load_model, provenance
+from lawsmith.laws.model import WorldModel
 
 EVAL_SEED_BASE = 1_000_000
 PROTOCOLS = ("lawsmith", "onelife")
@@ -71,7 +82,7 @@ def class_nll(model: WorldModel, transitions: list) -> dict[str, float]:
 def evaluate(model_dirs: Sequence[str], config: EvalConfig,
              say: Callable[[str], None]) -> dict:
     """Run everything; returns the report dict (see experiments/report.py)."""
-    from experiments.scenarios import scenarios as build_scenarios
+    from lawsmith.experiments.scenarios import scenarios as build_scenarios
 
     torch.set_num_threads(1)
     began = time.perf_counter()
@@ -164,7 +175,7 @@ def _run_protocol(models: list, cases: list, world, config: EvalConfig, protocol
 
 
 def _protocol_job(index: int) -> tuple[int, list[dict]]:
-    from experiments.protocol import evaluate_model
+    from lawsmith.experiments.protocol import evaluate_model
 
     torch.set_num_threads(1)
     return index, evaluate_model(_JOBS["models"][index], _JOBS["cases"], _JOBS["world"],
@@ -179,7 +190,7 @@ def protocol_section(rows: dict[str, list[dict]], models: list[str], scenarios: 
     """One protocol's numbers: per model and variant the means with 95% intervals and the chance
     line of its own candidate sets; the chance line of all candidate sets; MRR and the truth's
     NLL per scenario; and each law model against its baselines."""
-    from experiments.protocol import mrr_by_scenario, overall
+    from lawsmith.experiments.protocol import mrr_by_scenario, overall
 
     summary, per_scenario, scenario_nll = {}, {}, {}
     pooled: dict[str, list[int]] = defaultdict(list)
@@ -233,7 +244,7 @@ def wins(model_rows: list[dict], baseline_rows: list[dict], scenarios: list[str]
 
 def planning_section(models: list[LawModel], world: CrafterWorld, seed: int) -> dict:
     """experiments/planning.py's evaluation of the models, with its tables as text."""
-    from experiments import planning
+    from lawsmith.experiments import planning
 
     results = planning.evaluate(models, world, seed=seed)
     text = io.StringIO()
@@ -253,3 +264,98 @@ def _every(step: int, total: int, what: str, say: Callable[[str], None]) -> Call
         if done % step == 0 or done == total:
             say(f"{what}: {done}/{total}")
     return progress
+
+
+EXAMPLES = """examples:
+  python experiments/evaluate.py models/learned -o reports/eval     # 10 trials, both protocols
+  python experiments/evaluate.py models/learned models/crafter -o reports/eval --trials 3 --jobs 2
+  python experiments/evaluate.py models/hand -o reports/hand --baseline-trace runs/crafter.jsonl.gz"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="experiments/evaluate.py",
+        description="Rank the true next state among distractors and compare samples with the "
+                    "truth on OneLife's 23 Crafter scenarios (success and failure variants) under "
+                    "two protocols (ours and the OneLife-comparable one), for each model, its two "
+                    "baselines (PoE-World inference, no parameter inference; fitted on the "
+                    "model's own training data) and the True/Null/Random reference models, beside "
+                    "the chance line and with 95%% intervals; held-out NLL against a converged "
+                    "oracle on a fresh trace; optionally planning. Writes report.md, report.json "
+                    "and plots.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="*", metavar="MODEL_DIR")
+    parser.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
+    parser.add_argument("--trials", type=positive_int, default=10, help="seeds per scenario (10)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
+    parser.add_argument("--heldout", type=positive_int, default=200,
+                        help="fresh transitions for held-out NLL (200, at least 10)")
+    parser.add_argument("--protocol", choices=("both", "lawsmith", "onelife"), default="both",
+                        help="which scenario protocol(s) to run (both)")
+    parser.add_argument("--baseline-trace", metavar="TRACE",
+                        help="the training trace for models whose manifest names none")
+    parser.add_argument("--jobs", type=positive_int, default=1,
+                        help="processes for the protocol runs (1)")
+    parser.add_argument("--planning", action="store_true", help="also run the planning checks")
+    return parser
+
+
+def run(args: argparse.Namespace, command: str) -> int:
+    """Evaluate `args.models` and write the report (see `build_parser`)."""
+    from lawsmith.experiments.report import (at_chance, baseline_lines, sections, summary_table,
+                                             write_report)
+
+    if args.heldout < 10:
+        raise UsageError("--heldout must be at least 10")
+    for folder in args.models:
+        if not pathlib.Path(folder).is_dir():
+            raise ModelError("not a model folder (no such directory)", path=folder)
+    names: dict[str, str] = {}
+    for folder in args.models:   # the report names each model by its folder's base name
+        name = pathlib.Path(folder).name or str(folder)
+        if name in names:
+            raise UsageError(f"{names[name]} and {folder} would both be reported as {name!r}: "
+                             "give the model folders different names")
+        names[name] = folder
+    if args.baseline_trace and not pathlib.Path(args.baseline_trace).is_file():
+        raise UsageError(f"--baseline-trace {args.baseline_trace}: no such file")
+    config = EvalConfig(trials=args.trials, seed=args.seed, heldout=args.heldout,
+                        planning=args.planning, baseline_trace=args.baseline_trace,
+                        jobs=args.jobs,
+                        protocols=PROTOCOLS if args.protocol == "both" else (args.protocol,))
+    try:
+        report = evaluate(args.models, config,
+                          say=lambda message: print(f"  {message}", flush=True))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    report["provenance"] = provenance(command)
+    files = write_report(args.output, report)
+    for protocol, section in sections(report).items():
+        print(f"\nprotocol {protocol}")
+        print(summary_table(report, section))
+        for line in baseline_lines(section):
+            print(line)
+        hits = at_chance(section)
+        if hits:
+            print("at chance (MRR interval contains the chance line): " + ", ".join(hits))
+    print(f"\nwrote {', '.join(str(f) for f in files)} ({report['seconds']:.0f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line; exit 2 with one line on bad input, as the `lawsmith` verbs do."""
+    from lawsmith.cli import input_errors
+
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args, shlex.join(["python", "experiments/evaluate.py", *argv]))
+    except Exception as error:
+        if not isinstance(error, input_errors()):
+            raise
+        print(f"experiments/evaluate.py: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -23,15 +23,15 @@ import pathlib
 import statistics
 import time
 
-from envs.changes import changes
-from envs.crafter_world import CrafterWorld
-from envs.explorer import Explorer
-from envs.recorder import RandomPolicy, record, record_lives, run_episode
-from envs.rules import load_rules
-from envs.state import find_player
-from experiments.stats import bootstrap_ci
-from laws.folder import source_commit
-from synth.curious import CuriousExplorer
+from lawsmith.envs.changes import changes
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.explorer import Explorer
+from lawsmith.envs.recorder import RandomPolicy, record, record_lives, run_episode
+from lawsmith.envs.rules import load_rules
+from lawsmith.envs.state import find_player
+from lawsmith.experiments.stats import bootstrap_ci
+from lawsmith.laws.folder import source_commit
+from lawsmith.synth.curious import CuriousExplorer
 
 # --- hyper-parameters ---------------------------------------------------------------------------
 SEEDS = 5          # seeds 0 .. SEEDS-1
@@ -164,8 +164,8 @@ def evaluate_lives(seeds: int, baseline_transitions: int, trials: int) -> None:
     import subprocess
     import sys
 
-    from experiments.evaluate import EvalConfig, evaluate
-    from experiments.report import summary_table
+    from lawsmith.experiments.evaluate import EvalConfig, evaluate
+    from lawsmith.experiments.report import summary_table
 
     lawsmith = str(pathlib.Path(sys.executable).parent / "lawsmith")
     baseline = RUNS / f"explorer-{baseline_transitions}.jsonl.gz"

@@ -20,9 +20,9 @@ import traceback
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsl import DslError, check, parse
-from envs.crafter_world import crafter_schema
-from envs.rules import load_rules
+from lawsmith.dsl import DslError, check, parse
+from lawsmith.envs.crafter_world import crafter_schema
+from lawsmith.envs.rules import load_rules
 
 N = 10_000
 SLOW_SECONDS = 1.0

@@ -15,9 +15,9 @@ import argparse
 import collections
 import dataclasses
 
-from dsl import compile_python, parse
-from envs.trace import open_trace
-from laws.observables import StateView, changed_observables, parse_observable
+from lawsmith.dsl import compile_python, parse
+from lawsmith.envs.trace import open_trace
+from lawsmith.laws.observables import StateView, changed_observables, parse_observable
 
 
 @dataclasses.dataclass

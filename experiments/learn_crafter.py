@@ -47,24 +47,24 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dsl import ast  # noqa: E402
-from dsl.parse import parse  # noqa: E402
-from envs.crafter_world import CrafterWorld  # noqa: E402
-from envs.recorder import record_lives  # noqa: E402
-from envs.rules import load_rules  # noqa: E402
-from envs.trace import open_trace  # noqa: E402
-from envs.worlds import make_policy  # noqa: E402
-from experiments import coverage_trace  # noqa: E402
-from experiments.evaluate import protocol_section  # noqa: E402
-from experiments.models import LawModel, RandomModel  # noqa: E402
-from experiments.protocol import PROTOCOLS, evaluate_model  # noqa: E402
-from experiments.report import summary_table  # noqa: E402
-from experiments.scenarios import FAILURE, SUCCESS, scenarios  # noqa: E402
-from experiments.stats import bootstrap_ci, chance, difference_ci  # noqa: E402
-from laws.model import WorldModel  # noqa: E402
-from synth.fit import FitConfig, build_tables, fit, split  # noqa: E402
-from synth.learn import LearnConfig, learn  # noqa: E402
-from synth.offline import OfflineProposer  # noqa: E402
+from lawsmith.dsl import ast  # noqa: E402
+from lawsmith.dsl.parse import parse  # noqa: E402
+from lawsmith.envs.crafter_world import CrafterWorld  # noqa: E402
+from lawsmith.envs.recorder import record_lives  # noqa: E402
+from lawsmith.envs.rules import load_rules  # noqa: E402
+from lawsmith.envs.trace import open_trace  # noqa: E402
+from lawsmith.envs.worlds import make_policy  # noqa: E402
+from lawsmith.experiments import coverage_trace  # noqa: E402
+from lawsmith.experiments.evaluate import protocol_section  # noqa: E402
+from lawsmith.experiments.models import LawModel, RandomModel  # noqa: E402
+from lawsmith.experiments.protocol import PROTOCOLS, evaluate_model  # noqa: E402
+from lawsmith.experiments.report import summary_table  # noqa: E402
+from lawsmith.experiments.scenarios import FAILURE, SUCCESS, scenarios  # noqa: E402
+from lawsmith.experiments.stats import bootstrap_ci, chance, difference_ci  # noqa: E402
+from lawsmith.laws.model import WorldModel  # noqa: E402
+from lawsmith.synth.fit import FitConfig, build_tables, fit, split  # noqa: E402
+from lawsmith.synth.learn import LearnConfig, learn  # noqa: E402
+from lawsmith.synth.offline import OfflineProposer  # noqa: E402
 
 # --- settings ---------------------------------------------------------------------------------
 TRANSITIONS = 10_000          # training transitions of each kind

@@ -17,10 +17,10 @@ import pathlib
 import random
 import tempfile
 
-from envs.changes import changes
-from envs.toy_world import ToyWorld
-from synth.llm import LLMProposer
-from synth.proposer import ProposalRequest
+from lawsmith.envs.changes import changes
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.synth.llm import LLMProposer
+from lawsmith.synth.proposer import ProposalRequest
 
 STEPS = 300
 EXAMPLES_PER_ASPECT = 3

@@ -20,10 +20,10 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from envs.trace import open_trace
-from experiments.learn_crafter import (ROOT, TEST_SEED_BASE, TRAIN_SEED_BASE, explorer_trace,
+from lawsmith.envs.trace import open_trace
+from lawsmith.experiments.learn_crafter import (ROOT, TEST_SEED_BASE, TRAIN_SEED_BASE, explorer_trace,
                                        learn_trace)
-from experiments.stats import cluster_ci
+from lawsmith.experiments.stats import cluster_ci
 
 RULES = "examples/rules/generous.yaml"
 TRANSITIONS = 2000

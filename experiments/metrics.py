@@ -29,7 +29,7 @@ import json
 import math
 from typing import Any
 
-from experiments.models import comparable
+from lawsmith.experiments.models import comparable
 
 
 @dataclasses.dataclass(frozen=True)

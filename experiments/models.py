@@ -28,10 +28,10 @@ from typing import Protocol
 
 import numpy as np
 
-from dsl.predictions import cell_observable, exists_observable, field_observable, spawn_observable
-from experiments.oracle import SMOOTHING, Draws, Scored
-from laws.model import LogProb, WorldModel
-from laws.observables import StateView, changed_observables
+from lawsmith.dsl.predictions import cell_observable, exists_observable, field_observable, spawn_observable
+from lawsmith.experiments.oracle import SMOOTHING, Draws, Scored
+from lawsmith.laws.model import LogProb, WorldModel
+from lawsmith.laws.observables import StateView, changed_observables
 
 
 class EvalModel(Protocol):

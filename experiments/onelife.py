@@ -29,12 +29,12 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from envs.rules import DEFAULT_RULES
-from envs.state import find_player
-from experiments.distractors import (MOVES, STEPS, Candidate, creature_health, illegal_collect,
+from lawsmith.envs.rules import DEFAULT_RULES
+from lawsmith.envs.state import find_player
+from lawsmith.experiments.distractors import (MOVES, STEPS, Candidate, creature_health, illegal_collect,
                                      illegal_craft, is_valid, nearest, player_health, wrong_move)
-from experiments.models import Scored
-from laws.observables import StateView, changed_observables, parse_observable
+from lawsmith.experiments.models import Scored
+from lawsmith.laws.observables import StateView, changed_observables, parse_observable
 
 # Hidden attributes OneLife's evaluator scores all the same (the zombie's attack cooldown).
 SCORED_HIDDEN = frozenset({"cooldown"})

@@ -23,8 +23,8 @@ import math
 from collections import defaultdict
 from typing import Callable, Sequence
 
-from dsl.predictions import field_observable
-from laws.observables import (Observable, StateView, changed_observables, domain_size,
+from lawsmith.dsl.predictions import field_observable
+from lawsmith.laws.observables import (Observable, StateView, changed_observables, domain_size,
                               parse_observable)
 
 Scored = Callable[[str], bool]

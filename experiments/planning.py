@@ -39,12 +39,12 @@ from typing import Callable, Protocol
 import numpy as np
 import torch
 
-from envs.crafter_world import CrafterWorld
-from envs.state import find_player
-from experiments.scenarios import Edit, cleared
-from experiments.stats import statistic_ci
-from laws.model import WorldModel
-from laws.simulator import SimStates, Simulator
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.state import find_player
+from lawsmith.experiments.scenarios import Edit, cleared
+from lawsmith.experiments.stats import statistic_ci
+from lawsmith.laws.model import WorldModel
+from lawsmith.laws.simulator import SimStates, Simulator
 
 # --- settings (CleanRL style) -------------------------------------------------------------------
 TRIALS = 16           # rollouts per strategy and model in strategy ranking
@@ -694,7 +694,7 @@ def evaluate(models: list, world: CrafterWorld, trials: int = TRIALS, episodes: 
     """The whole planning evaluation of `models` (each with `.name` and `.sample`): strategy ranking
     per model, and the random / MPC-per-model / MPC-True agents on the same episode starts, with
     the seconds each part took."""
-    from experiments.models import TrueModel
+    from lawsmith.experiments.models import TrueModel
 
     true_model = TrueModel(CrafterWorld(world.rules, world.area))
     cases = situations(world, seed)
@@ -719,9 +719,9 @@ def evaluate(models: list, world: CrafterWorld, trials: int = TRIALS, episodes: 
 
 def main() -> None:
     global DEVICE
-    from experiments.models import LawModel
-    from laws.folder import load_model
-    from laws.simulator import resolve_device
+    from lawsmith.experiments.models import LawModel
+    from lawsmith.laws.folder import load_model
+    from lawsmith.laws.simulator import resolve_device
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="model folders")

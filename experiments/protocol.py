@@ -33,11 +33,11 @@ from typing import Callable
 
 import numpy as np
 
-from experiments.distractors import distractors
-from experiments.metrics import fidelity, rank_truth
-from experiments.models import Scored, comparable
-from experiments.onelife import differs, onelife_distractors, onelife_scored
-from experiments.scenarios import Scenario, with_seed
+from lawsmith.experiments.distractors import distractors
+from lawsmith.experiments.metrics import fidelity, rank_truth
+from lawsmith.experiments.models import Scored, comparable
+from lawsmith.experiments.onelife import differs, onelife_distractors, onelife_scored
+from lawsmith.experiments.scenarios import Scenario, with_seed
 
 METRICS = ("rank", "rank1", "mrr", "recall", "edits", "edits_norm", "iou", "sample_shows_mechanic")
 

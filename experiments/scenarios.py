@@ -42,7 +42,7 @@ import dataclasses
 import hashlib
 from typing import Callable
 
-from envs.state import find_player
+from lawsmith.envs.state import find_player
 
 SUCCESS, FAILURE = "success", "failure"
 # Cells of grass cleared around the player (a square of side 2 * CLEAR + 1).

@@ -20,7 +20,7 @@ import dataclasses
 
 import torch
 
-from laws.table import Table
+from lawsmith.laws.table import Table
 
 NOISE_FLOOR = 1e-3
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-from dsl import ast, canonical_key, format_law, parse
-from laws.model import WorldModel
+from lawsmith.dsl import ast, canonical_key, format_law, parse
+from lawsmith.laws.model import WorldModel
 
 # Fitted values that moved by less than this are not reported.
 TOLERANCE = 1e-3

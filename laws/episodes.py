@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from laws.errors import ModelError
+from lawsmith.laws.errors import ModelError
 
 DEFAULT_REWARD = "achievements"
 DEFAULT_HEALTH = "health"

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 
-from laws import combine
-from laws.model import WorldModel
+from lawsmith.laws import combine
+from lawsmith.laws.model import WorldModel
 
 # Values listed per combined distribution (the rest is summed).
 TOP = 5

@@ -20,8 +20,8 @@ import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from laws.errors import ModelError
-from laws.model import WorldModel
+from lawsmith.laws.errors import ModelError
+from lawsmith.laws.model import WorldModel
 
 LAWS_FILE, PARAMS_FILE, MANIFEST_FILE = "laws.law", "params.json", "manifest.json"
 MODEL_FORMAT, MODEL_VERSION = "lawsmith-model", 1

@@ -42,9 +42,9 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from laws.episodes import EpisodeSpec, check_starts, sample_starts
-from laws.errors import ModelError
-from laws.simulator import SimStates, Simulator, check_size, resolve_device
+from lawsmith.laws.episodes import EpisodeSpec, check_starts, sample_starts
+from lawsmith.laws.errors import ModelError
+from lawsmith.laws.simulator import SimStates, Simulator, check_size, resolve_device
 
 PLAYER = "player"
 DEFAULT_MAX_OBJECTS = 32

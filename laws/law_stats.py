@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Sequence
 
 
-from dsl import ast, parse
-from laws import combine
-from laws.model import WorldModel
+from lawsmith.dsl import ast, parse
+from lawsmith.laws import combine
+from lawsmith.laws.model import WorldModel
 
 MOSTLY_WRONG = 0.5    # flagged when at most this share of its predictions is right
 

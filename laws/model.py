@@ -25,20 +25,20 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
-from dsl.activation import always_active
-from dsl.check import resolve
-from dsl.errors import DslError
-from dsl.compile_py import compile_python
-from dsl.compile_torch import compile_torch
-from dsl.predictions import cell_observable, exists_observable, field_observable
-from dsl.parse import parse
-from laws import combine
-from laws.clock import Clock
-from laws.errors import ModelError
-from laws.observables import StateView, default_value, domain_values, parse_observable
-from laws.params import ParamLayout
-from laws.table import Table, TableBuilder
-from laws.table_torch import ObservableCodes
+from lawsmith.dsl.activation import always_active
+from lawsmith.dsl.check import resolve
+from lawsmith.dsl.errors import DslError
+from lawsmith.dsl.compile_py import compile_python
+from lawsmith.dsl.compile_torch import compile_torch
+from lawsmith.dsl.predictions import cell_observable, exists_observable, field_observable
+from lawsmith.dsl.parse import parse
+from lawsmith.laws import combine
+from lawsmith.laws.clock import Clock
+from lawsmith.laws.errors import ModelError
+from lawsmith.laws.observables import StateView, default_value, domain_values, parse_observable
+from lawsmith.laws.params import ParamLayout
+from lawsmith.laws.table import Table, TableBuilder
+from lawsmith.laws.table_torch import ObservableCodes
 
 DEFAULT_CHANGE = 0.01
 TABLE_CHUNK = 2000   # transitions per prediction table in `tables`
@@ -206,7 +206,7 @@ class WorldModel:
                      unexplained: bool = False) -> list[dict]:
         """A next state for each (state, action), drawn by the batched simulator
         (`laws.simulator`) in one step: the same model as `sample`, other draws for one seed."""
-        from laws.simulator import Simulator   # it builds on this module's tables
+        from lawsmith.laws.simulator import Simulator   # it builds on this module's tables
         simulator = Simulator(self, unexplained=unexplained)
         generator = torch.Generator().manual_seed(seed)
         return simulator.decode(simulator.step(simulator.encode(states), list(actions),

@@ -17,7 +17,7 @@ import math
 import re
 from typing import Any, Iterator
 
-from dsl.predictions import (cell_observable, exists_observable, field_observable,
+from lawsmith.dsl.predictions import (cell_observable, exists_observable, field_observable,
                              spawn_observable)
 
 # A nominal domain size for integers and floats with no upper bound (the noise floor spreads over it).

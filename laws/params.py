@@ -11,7 +11,7 @@ import dataclasses
 
 import torch
 
-from dsl import ir
+from lawsmith.dsl import ir
 
 
 @dataclasses.dataclass(frozen=True)

@@ -43,13 +43,13 @@ from typing import Sequence
 
 import torch
 
-from dsl import ir
-from dsl.compile_torch import Batch, Table as ObjectTable, encode_batch
-from laws import combine
-from laws.clock import Clock
-from laws.errors import ModelError
-from laws.observables import DIRECTIONS, Observable, default_value, domain_size, domain_start
-from laws.table_torch import (CODE_BITS, ID_BITS, Transitions, _Objects, _effect_entries, _keys,
+from lawsmith.dsl import ir
+from lawsmith.dsl.compile_torch import Batch, Table as ObjectTable, encode_batch
+from lawsmith.laws import combine
+from lawsmith.laws.clock import Clock
+from lawsmith.laws.errors import ModelError
+from lawsmith.laws.observables import DIRECTIONS, Observable, default_value, domain_size, domain_start
+from lawsmith.laws.table_torch import (CODE_BITS, ID_BITS, Transitions, _Objects, _effect_entries, _keys,
                               batch_rows, build_table_from, effect_rows, flat_entries, pair_code,
                               pair_of)
 

@@ -24,10 +24,10 @@ from typing import Iterable, Sequence
 
 import torch
 
-from dsl.predictions import Firing, field_observable
-from laws.observables import (Observable, StateView, changed_observables, domain_size,
+from lawsmith.dsl.predictions import Firing, field_observable
+from lawsmith.laws.observables import (Observable, StateView, changed_observables, domain_size,
                               parse_observable, plain as _plain)
-from laws.params import ParamLayout
+from lawsmith.laws.params import ParamLayout
 
 
 @dataclasses.dataclass

@@ -16,13 +16,13 @@ from typing import Sequence
 
 import torch
 
-from dsl import ir
-from dsl.compile_torch import Batch, TorchLaws, encode_batch
-from dsl.predictions import (cell_observable, exists_observable, field_observable,
+from lawsmith.dsl import ir
+from lawsmith.dsl.compile_torch import Batch, TorchLaws, encode_batch
+from lawsmith.dsl.predictions import (cell_observable, exists_observable, field_observable,
                              spawn_observable)
-from laws.observables import Observable, domain_size
-from laws.params import ParamLayout
-from laws.table import Table
+from lawsmith.laws.observables import Observable, domain_size
+from lawsmith.laws.params import ParamLayout
+from lawsmith.laws.table import Table
 
 ID_BITS = 24
 CODE_BITS = 36

@@ -45,8 +45,8 @@ def _float(text: str) -> float:
 
 def device(text: str) -> str:
     """A torch device present on this machine (cpu, or cuda where there is one)."""
-    from laws.errors import ModelError
-    from laws.simulator import resolve_device
+    from lawsmith.laws.errors import ModelError
+    from lawsmith.laws.simulator import resolve_device
     try:
         resolve_device(text)
     except ModelError as error:

@@ -6,18 +6,18 @@ import argparse
 import shlex
 import sys
 
-from lawsmith import cmd_dsl, cmd_env, cmd_eval, cmd_inspect, cmd_learn, cmd_model, cmd_sim
+from lawsmith import cmd_dsl, cmd_env, cmd_inspect, cmd_learn, cmd_model, cmd_sim
 
 # Each command module adds its verbs with `register(subparsers)`.
-COMMAND_MODULES = [cmd_env, cmd_dsl, cmd_model, cmd_inspect, cmd_learn, cmd_eval, cmd_sim]
+COMMAND_MODULES = [cmd_env, cmd_dsl, cmd_model, cmd_inspect, cmd_learn, cmd_sim]
 
 
 def input_errors() -> tuple[type[Exception], ...]:
     """The errors that mean bad input: reported in one line, exit code 2. (Imported only when an
     error is raised: `dsl` loads torch, which a quick command need not pay for.)"""
-    from dsl.errors import DslError
-    from envs.errors import TraceError
-    from laws.errors import ModelError
+    from lawsmith.dsl.errors import DslError
+    from lawsmith.envs.errors import TraceError
+    from lawsmith.laws.errors import ModelError
     from lawsmith.errors import UsageError
     return TraceError, DslError, ModelError, UsageError
 

@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _read(path: str) -> str:
-    from dsl import DslError
+    from lawsmith.dsl import DslError
 
     try:
         return pathlib.Path(path).read_text(encoding="utf-8")
@@ -55,10 +55,10 @@ def _read(path: str) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from dsl import check, parse
-    from envs.trace import open_trace
+    from lawsmith.dsl import check, parse
+    from lawsmith.envs.trace import open_trace
 
-    from laws.folder import LAWS_FILE, MANIFEST_FILE, read_manifest
+    from lawsmith.laws.folder import LAWS_FILE, MANIFEST_FILE, read_manifest
     from lawsmith.errors import UsageError
 
     path = pathlib.Path(args.file)
@@ -82,7 +82,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_fmt(args: argparse.Namespace) -> int:
-    from dsl import format_program, parse
+    from lawsmith.dsl import format_program, parse
 
     text = _read(args.file)
     formatted = format_program(parse(text, filename=args.file))

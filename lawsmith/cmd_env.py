@@ -7,12 +7,12 @@ import collections
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from envs.changes import changes
-from envs.errors import TraceError
-from envs.recorder import record, record_lives
-from envs.relabel import RelabelledWorld
-from envs.trace import open_trace
-from envs.worlds import POLICIES, WORLDS, make_policy, make_world
+from lawsmith.envs.changes import changes
+from lawsmith.envs.errors import TraceError
+from lawsmith.envs.recorder import record, record_lives
+from lawsmith.envs.relabel import RelabelledWorld
+from lawsmith.envs.trace import open_trace
+from lawsmith.envs.worlds import POLICIES, WORLDS, make_policy, make_world
 from lawsmith.args import nonnegative_int, positive_int
 
 EXPLORE_EXAMPLE = """example:
@@ -86,7 +86,7 @@ def run_explore(args: argparse.Namespace) -> int:
 
 def _policy(name: str, world):
     if name == "curious":
-        from synth.curious import CuriousExplorer
+        from lawsmith.synth.curious import CuriousExplorer
         return CuriousExplorer(health=getattr(world, "health", None))
     return make_policy(name)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from envs.errors import TraceError
-from envs.trace import open_trace
+from lawsmith.envs.errors import TraceError
+from lawsmith.envs.trace import open_trace
 from lawsmith.args import nonnegative_int
 
 EXPLAIN_EXAMPLE = """examples:
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _transition(args: argparse.Namespace, schema: dict) -> tuple[dict, str, dict, str]:
-    from laws.folder import check_schema
+    from lawsmith.laws.folder import check_schema
     from lawsmith.errors import UsageError
 
     if args.trace is not None:
@@ -55,7 +55,7 @@ def _transition(args: argparse.Namespace, schema: dict) -> tuple[dict, str, dict
         raise TraceError(f"no transition {args.step} (the trace holds {held})", path=args.trace)
     if not (args.state and args.next and args.action):
         raise UsageError("give TRACE --step K, or --state FILE --action A --next FILE")
-    from envs.state import validate_state
+    from lawsmith.envs.state import validate_state
     states = []
     for path in (args.state, args.next):
         try:
@@ -74,8 +74,8 @@ def _transition(args: argparse.Namespace, schema: dict) -> tuple[dict, str, dict
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from laws.explain import explain
-    from laws.folder import load_model
+    from lawsmith.laws.explain import explain
+    from lawsmith.laws.folder import load_model
 
     model, _ = load_model(args.model)
     state, action, next_state, where = _transition(args, model.schema)
@@ -138,8 +138,8 @@ def register_laws(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_laws(args: argparse.Namespace) -> int:
-    from laws.folder import check_schema, load_model
-    from laws.law_stats import law_stats
+    from lawsmith.laws.folder import check_schema, load_model
+    from lawsmith.laws.law_stats import law_stats
 
     model, _ = load_model(args.model)
     reader = open_trace(args.trace)

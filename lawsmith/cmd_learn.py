@@ -7,7 +7,7 @@ import dataclasses
 import pathlib
 import time
 
-from envs.trace import open_trace
+from lawsmith.envs.trace import open_trace
 from lawsmith import args as args_
 from lawsmith.errors import UsageError
 
@@ -49,9 +49,9 @@ def run_learn(args: argparse.Namespace) -> int:
     # Heavy imports (torch, Pyro) where they are needed, so `lawsmith --help` stays quick.
     import torch
 
-    from laws.folder import MANIFEST_FILE, check_schema, file_sha256
-    from synth.fit import split
-    from synth.learn import LearnConfig, learn, resume_state
+    from lawsmith.laws.folder import MANIFEST_FILE, check_schema, file_sha256
+    from lawsmith.synth.fit import split
+    from lawsmith.synth.learn import LearnConfig, learn, resume_state
 
     if args.heldout == 0:   # the parser takes [0, 1); learning needs a held-out part
         raise UsageError("--heldout must be in (0, 1)")
@@ -125,7 +125,7 @@ def run_learn(args: argparse.Namespace) -> int:
 
 def _start_model(path: str, schema: dict):
     """The laws of `path` as an unfitted model (parse and check errors name the file)."""
-    from laws.model import WorldModel
+    from lawsmith.laws.model import WorldModel
     try:
         text = pathlib.Path(path).read_text()
     except (OSError, UnicodeDecodeError) as error:
@@ -135,10 +135,10 @@ def _start_model(path: str, schema: dict):
 
 def _proposer(args: argparse.Namespace, train: list, schema: dict):
     if args.proposer == "offline":
-        from synth.offline import OfflineProposer
+        from lawsmith.synth.offline import OfflineProposer
         return OfflineProposer(train, schema)
     if not args.llm_base_url or not args.llm_model:
         raise UsageError("--proposer llm needs --llm-base-url and --llm-model")
-    from synth.llm import LLMProposer
+    from lawsmith.synth.llm import LLMProposer
     return LLMProposer(args.llm_base_url, args.llm_model, cache_path=args.llm_cache,
                        seed=args.seed)

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from envs.errors import TraceError
-from envs.trace import open_trace
+from lawsmith.envs.errors import TraceError
+from lawsmith.envs.trace import open_trace
 from lawsmith import args as args_
 from lawsmith.errors import UsageError
 
 if TYPE_CHECKING:
-    from laws.model import WorldModel
+    from lawsmith.laws.model import WorldModel
 
 FIT_EXAMPLE = """examples:
   lawsmith fit --laws examples/crafter.law runs/crafter.jsonl.gz -o models/crafter
@@ -86,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _new_folder(folder: str) -> None:
     """UsageError unless `folder` is free for a new model (never overwrite one, or a file)."""
-    from laws.folder import MANIFEST_FILE
+    from lawsmith.laws.folder import MANIFEST_FILE
     path = pathlib.Path(folder)
     if path.exists() and not path.is_dir():
         raise UsageError(f"{folder} is a file, not a model folder: choose another -o")
@@ -97,7 +97,7 @@ def _new_folder(folder: str) -> None:
 
 def _transitions(path: str, schema: dict | None) -> tuple[list, list[int], dict]:
     """The trace's triples, their episodes and its schema (checked against `schema` if given)."""
-    from laws.folder import check_schema
+    from lawsmith.laws.folder import check_schema
 
     reader = open_trace(path)
     if schema is not None:
@@ -110,10 +110,10 @@ def _transitions(path: str, schema: dict | None) -> tuple[list, list[int], dict]
 
 def run_fit(args: argparse.Namespace) -> int:
     # Heavy imports (torch, Pyro) where they are needed, so `lawsmith --help` stays quick.
-    from laws.folder import file_sha256, load_model, save_model
-    from laws.model import WorldModel
-    from synth.fit import FitConfig, build_tables, fit, heldout_nll, prune, split
-    from synth.learn import drop_laws
+    from lawsmith.laws.folder import file_sha256, load_model, save_model
+    from lawsmith.laws.model import WorldModel
+    from lawsmith.synth.fit import FitConfig, build_tables, fit, heldout_nll, prune, split
+    from lawsmith.synth.learn import drop_laws
 
     if args.laws:
         if len(args.paths) != 1 or not args.output:
@@ -194,8 +194,8 @@ def _one(value: float, sd: float | None) -> str:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from laws.folder import load_model
-    from synth.fit import FitConfig, build_tables
+    from lawsmith.laws.folder import load_model
+    from lawsmith.synth.fit import FitConfig, build_tables
 
     model, _ = load_model(args.model)
     transitions, _, _ = _transitions(args.trace, model.schema)
@@ -224,9 +224,9 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from dsl import format_law, parse
-    from dsl.ast import parameter_names
-    from laws.folder import load_model
+    from lawsmith.dsl import format_law, parse
+    from lawsmith.dsl.ast import parameter_names
+    from lawsmith.laws.folder import load_model
 
     model, manifest = load_model(args.model)
     program = parse(model.text)
@@ -279,8 +279,8 @@ def _rounded_distribution(probabilities: list[float], digits: int = 4) -> tuple[
 def run_diff(args: argparse.Namespace) -> int:
     import json
 
-    from laws.compare import compare
-    from laws.folder import check_schema, load_model
+    from lawsmith.laws.compare import compare
+    from lawsmith.laws.folder import check_schema, load_model
 
     a, _ = load_model(args.model_a)
     b, _ = load_model(args.model_b)

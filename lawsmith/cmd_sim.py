@@ -61,8 +61,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from laws.episodes import EpisodeSpec
-    from laws.simulator import Simulator, check_size, resolve_device
+    from lawsmith.laws.episodes import EpisodeSpec
+    from lawsmith.laws.simulator import Simulator, check_size, resolve_device
     from lawsmith.gym import load, start_states
 
     device = resolve_device(args.device)

@@ -43,7 +43,7 @@ def make_env(model, starts=None, *, world: str | None = None,
              render_mode: str | None = None, max_objects: int | dict = 32, hidden: bool = True,
              cell_pixels: int = 8):
     """A `laws.gym_env.LawsEnv` for a model folder or WorldModel (see the module docstring)."""
-    from laws.gym_env import LawsEnv
+    from lawsmith.laws.gym_env import LawsEnv
     loaded, chosen, spec = _prepare(model, starts, world, start_seeds, reward, health, max_steps,
                                     episode)
     return LawsEnv(loaded, chosen, spec, device=device, noise=noise, unexplained=unexplained,
@@ -61,8 +61,8 @@ def make_vector_env(num_envs: int = 1, model=None, starts=None, *, world: str | 
                     autoreset_mode: Any = "NextStep"):
     """A `laws.gym_env.LawsVectorEnv` of `num_envs` rows (`max_episode_steps`, as gymnasium's
     make_vec passes it, is the same as `max_steps`)."""
-    from laws.errors import ModelError
-    from laws.gym_env import LawsVectorEnv
+    from lawsmith.laws.errors import ModelError
+    from lawsmith.laws.gym_env import LawsVectorEnv
     if model is None:
         raise ModelError("give model= (a model folder or a WorldModel)", field="model")
     if max_episode_steps is not None:
@@ -76,7 +76,7 @@ def make_vector_env(num_envs: int = 1, model=None, starts=None, *, world: str | 
 
 
 def _prepare(model, starts, world, start_seeds, reward, health, max_steps, episode):
-    from laws.episodes import EpisodeSpec
+    from lawsmith.laws.episodes import EpisodeSpec
     loaded, manifest = load(model)
     chosen = start_states(loaded, starts, world or manifest.get("world"), start_seeds)
     spec = episode or EpisodeSpec(reward=reward, health=health, max_steps=max_steps)
@@ -85,9 +85,9 @@ def _prepare(model, starts, world, start_seeds, reward, health, max_steps, episo
 
 def load(model) -> tuple[Any, dict]:
     """A WorldModel and its manifest ({} for a WorldModel given as such)."""
-    from laws.errors import ModelError
-    from laws.folder import load_model
-    from laws.model import WorldModel
+    from lawsmith.laws.errors import ModelError
+    from lawsmith.laws.folder import load_model
+    from lawsmith.laws.model import WorldModel
     if isinstance(model, WorldModel):
         return model, {}
     if isinstance(model, (str, os.PathLike)):
@@ -99,7 +99,7 @@ def load(model) -> tuple[Any, dict]:
 def start_states(model, starts=None, world: str | None = None,
                  start_seeds: int | Sequence[int] = DEFAULT_START_SEEDS) -> list[dict]:
     """The plain states episodes start from (see the module docstring)."""
-    from laws.errors import ModelError
+    from lawsmith.laws.errors import ModelError
     if isinstance(starts, (str, os.PathLike)):
         return trace_starts(starts, model.schema)
     if isinstance(starts, dict):
@@ -113,8 +113,8 @@ def start_states(model, starts=None, world: str | None = None,
     seeds = tuple(range(start_seeds)) if isinstance(start_seeds, int) else tuple(start_seeds)
     if not seeds:
         raise ModelError("start_seeds names no seeds", field="start_seeds")
-    from envs.worlds import WORLDS
-    from laws.folder import check_schema
+    from lawsmith.envs.worlds import WORLDS
+    from lawsmith.laws.folder import check_schema
     if name not in WORLDS:
         raise ModelError(f"no start states: the world {name!r} is not one lawsmith knows "
                          f"({', '.join(WORLDS)}); give starts=", field="starts")
@@ -125,9 +125,9 @@ def start_states(model, starts=None, world: str | None = None,
 
 def trace_starts(path: str | os.PathLike, schema: dict | None = None) -> list[dict]:
     """The first state of each episode of a trace (a transitions file: its first state)."""
-    from envs.errors import TraceError
-    from envs.trace import open_trace
-    from laws.folder import check_schema
+    from lawsmith.envs.errors import TraceError
+    from lawsmith.envs.trace import open_trace
+    from lawsmith.laws.folder import check_schema
     path = str(path)
     if not pathlib.Path(path).is_file():
         raise TraceError("no such file", path=path)
@@ -151,14 +151,14 @@ def trace_starts(path: str | os.PathLike, schema: dict | None = None) -> list[di
 @functools.lru_cache(maxsize=8)
 def world_starts(name: str, seeds: tuple[int, ...]) -> tuple[dict, tuple[dict, ...]]:
     """A known world's schema and its reset states for `seeds`, made once per process."""
-    from envs.worlds import make_world
+    from lawsmith.envs.worlds import make_world
     world = make_world(name)
     return world.schema, tuple(world.reset(seed) for seed in seeds)
 
 
 def _known_world(schema: dict) -> str | None:
     """The known world whose default schema this is, if any."""
-    from envs.worlds import WORLDS, default_schema
+    from lawsmith.envs.worlds import WORLDS, default_schema
     for name in WORLDS:
         if default_schema(name) == schema:
             return name

@@ -45,14 +45,14 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from dsl import ir
-from envs.explorer import Explorer
-from envs.state import find_player
-from laws.model import WorldModel
-from laws.simulator import Simulator
-from synth.fit import split
-from synth.learn import LearnConfig, learn
-from synth.offline import OfflineProposer
+from lawsmith.dsl import ir
+from lawsmith.envs.explorer import Explorer
+from lawsmith.envs.state import find_player
+from lawsmith.laws.model import WorldModel
+from lawsmith.laws.simulator import Simulator
+from lawsmith.synth.fit import split
+from lawsmith.synth.learn import LearnConfig, learn
+from lawsmith.synth.offline import OfflineProposer
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,11 +35,11 @@ from pyro.infer import SVI, Trace_ELBO
 from pyro.infer.autoguide import AutoDelta, AutoLaplaceApproximation
 from pyro.infer.autoguide.initialization import init_to_value
 
-from laws import combine
-from laws.clock import fit_clock
-from laws.model import WorldModel
-from laws.table import Table, compact
-from laws.table_torch import build_table
+from lawsmith.laws import combine
+from lawsmith.laws.clock import fit_clock
+from lawsmith.laws.model import WorldModel
+from lawsmith.laws.table import Table, compact
+from lawsmith.laws.table_torch import build_table
 
 WEIGHT_PRIOR = (4.0, 3.0)
 

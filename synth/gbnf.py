@@ -31,9 +31,9 @@ import lark
 from lark.grammar import NonTerminal, Terminal
 from lark.lexer import PatternStr
 
-from dsl.check import BUILTIN_NAMES, FUNCTIONS
-from dsl.ir import DIRECTIONS
-from synth.errors import ProposerError
+from lawsmith.dsl.check import BUILTIN_NAMES, FUNCTIONS
+from lawsmith.dsl.ir import DIRECTIONS
+from lawsmith.synth.errors import ProposerError
 
 try:
     from re import _parser as _sre

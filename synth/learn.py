@@ -17,14 +17,14 @@ from typing import Callable, Sequence
 
 import torch
 
-from dsl import DslError, Program, ast, canonical_key, format_expr, format_program, parse
-from dsl.printer import format_effect
-from laws.folder import load_model, save_model
-from laws.table import select_groups
-from laws.model import WorldModel
-from laws.observables import StateView, changed_observables
-from synth.fit import FitConfig, build_tables, fit, heldout_nll, prune, split
-from synth.proposer import ProposalRequest, Proposer
+from lawsmith.dsl import DslError, Program, ast, canonical_key, format_expr, format_program, parse
+from lawsmith.dsl.printer import format_effect
+from lawsmith.laws.folder import load_model, save_model
+from lawsmith.laws.table import select_groups
+from lawsmith.laws.model import WorldModel
+from lawsmith.laws.observables import StateView, changed_observables
+from lawsmith.synth.fit import FitConfig, build_tables, fit, heldout_nll, prune, split
+from lawsmith.synth.proposer import ProposalRequest, Proposer
 
 
 @dataclasses.dataclass

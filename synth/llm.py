@@ -30,10 +30,10 @@ from typing import Sequence
 
 import openai
 
-from dsl import DslError
-from synth.errors import ProposerError
-from synth.gbnf import to_gbnf
-from synth.proposer import (Candidate, Checked, ProposalRequest, ProposerStats, checked_laws,
+from lawsmith.dsl import DslError
+from lawsmith.synth.errors import ProposerError
+from lawsmith.synth.gbnf import to_gbnf
+from lawsmith.synth.proposer import (Candidate, Checked, ProposalRequest, ProposerStats, checked_laws,
                             extract_laws)
 
 DEFAULT_CACHE = pathlib.Path("~/.cache/lawsmith/llm.sqlite")

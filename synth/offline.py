@@ -45,10 +45,10 @@ from typing import Sequence
 
 import torch
 
-from dsl import DslError, check, compile_torch, parse
-from laws.combine import NOISE_FLOOR
-from laws.table_torch import ID_BITS, ObservableCodes, Transitions, effect_rows
-from synth.proposer import Candidate, ProposalRequest, ProposerStats
+from lawsmith.dsl import DslError, check, compile_torch, parse
+from lawsmith.laws.combine import NOISE_FLOOR
+from lawsmith.laws.table_torch import ID_BITS, ObservableCodes, Transitions, effect_rows
+from lawsmith.synth.proposer import Candidate, ProposalRequest, ProposerStats
 
 DIRECTIONS = {(-1, 0): "left", (1, 0): "right", (0, -1): "up", (0, 1): "down"}
 # Search settings: the learner's resolution, not facts of any world.

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
-from dsl import DslError, Program, check, format_law, parse
+from lawsmith.dsl import DslError, Program, check, format_law, parse
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from envs.crafter_world import CrafterWorld
-from envs.toy_world import ToyWorld
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.toy_world import ToyWorld
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from dsl import compile_python, compile_torch, encode_batch, parse, resolve
-from dsl.activation import always_active
-from envs.state import find_player
-from envs.toy_world import ToyWorld
-from experiments.baselines import BaselineDataError, no_inference, poe_world, training_trace
-from laws.model import WorldModel
+from lawsmith.dsl import compile_python, compile_torch, encode_batch, parse, resolve
+from lawsmith.dsl.activation import always_active
+from lawsmith.envs.state import find_player
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.experiments.baselines import BaselineDataError, no_inference, poe_world, training_trace
+from lawsmith.laws.model import WorldModel
 from toy_laws import BERRY, facing_bush
 
 LAWS = BERRY + """
@@ -122,7 +122,7 @@ def test_poe_world_fits_weights_only_and_no_inference_fits_nothing():
 
 
 def test_training_trace_from_the_manifest_or_the_flag(tmp_path):
-    from laws.folder import file_sha256
+    from lawsmith.laws.folder import file_sha256
     trace = tmp_path / "t.jsonl"
     trace.write_text("x\n")
     manifest = {"data": {"trace": str(trace), "sha256": file_sha256(trace)}}

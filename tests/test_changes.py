@@ -2,8 +2,8 @@
 
 import copy
 
-from envs.changes import changes
-from envs.toy_world import ToyWorld, toy_schema
+from lawsmith.envs.changes import changes
+from lawsmith.envs.toy_world import ToyWorld, toy_schema
 
 SCHEMA = toy_schema()
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from envs.crafter_world import CrafterWorld
-from envs.explorer import Explorer
-from envs.recorder import record
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.explorer import Explorer
+from lawsmith.envs.recorder import record
 from lawsmith.cli import main
 
 A = """

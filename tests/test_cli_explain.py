@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from envs.crafter_world import CrafterWorld
-from envs.explorer import Explorer
-from envs.recorder import record
-from envs.trace import open_trace
-from laws.folder import load_model
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.explorer import Explorer
+from lawsmith.envs.recorder import record
+from lawsmith.envs.trace import open_trace
+from lawsmith.laws.folder import load_model
 from lawsmith.cli import main
 
 LAWS = """

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from envs.toy_world import ToyWorld
-from laws.folder import save_model
-from laws.model import WorldModel
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.laws.folder import save_model
+from lawsmith.laws.model import WorldModel
 from lawsmith.cli import main
 
 

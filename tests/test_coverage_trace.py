@@ -3,12 +3,12 @@
 import ast
 import pathlib
 
-from envs.crafter_world import CrafterWorld, transition
-from envs.state import find_player
-from envs.toy_world import ToyWorld
-from envs.trace import open_trace
-from experiments import coverage_trace
-from experiments.scenarios import scenarios
+from lawsmith.envs.crafter_world import CrafterWorld, transition
+from lawsmith.envs.state import find_player
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.envs.trace import open_trace
+from lawsmith.experiments import coverage_trace
+from lawsmith.experiments.scenarios import scenarios
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -67,7 +67,7 @@ def test_no_crafter_names_in_the_code():
 
 
 def test_seed_range_is_its_own():
-    from experiments.evaluate import EVAL_SEED_BASE
+    from lawsmith.experiments.evaluate import EVAL_SEED_BASE
     source = (ROOT / "experiments" / "learn_crafter.py").read_text()
     bases = [node.value.value for node in ast.walk(ast.parse(source))
              if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)

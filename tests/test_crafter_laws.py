@@ -13,9 +13,9 @@ import pathlib
 
 import pytest
 
-from dsl import compile_python, parse
-from experiments.scenarios import Edit, base_state, scenarios, with_seed
-from laws.observables import StateView, changed_observables, parse_observable
+from lawsmith.dsl import compile_python, parse
+from lawsmith.experiments.scenarios import Edit, base_state, scenarios, with_seed
+from lawsmith.laws.observables import StateView, changed_observables, parse_observable
 
 LAWS = pathlib.Path(__file__).resolve().parent.parent / "examples" / "crafter.law"
 SEEDS = range(6)

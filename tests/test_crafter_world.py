@@ -11,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 
-from envs.crafter_world import CrafterWorld, transition
-from envs.errors import TraceError
-from envs.rules import load_rules
-from envs.state import encode_state, find_player, validate_state
+from lawsmith.envs.crafter_world import CrafterWorld, transition
+from lawsmith.envs.errors import TraceError
+from lawsmith.envs.rules import load_rules
+from lawsmith.envs.state import encode_state, find_player, validate_state
 
 STEP_BUDGET_BYTES = 8 * 1024
 
@@ -111,8 +111,8 @@ def test_two_processes_write_byte_identical_traces(tmp_path, policy):
 
 def _wood_pickaxe_script(rules_path: str | None, tmp_path, crafter_start) -> list:
     """Record: make (2 wood), collect a tree (3 wood), make again; return the transitions."""
-    from envs.recorder import record
-    from envs.trace import open_trace
+    from lawsmith.envs.recorder import record
+    from lawsmith.envs.trace import open_trace
 
     class Script:
         name = "script"

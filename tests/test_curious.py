@@ -4,15 +4,15 @@ survival rollouts)."""
 
 import pytest
 
-from envs.crafter_world import CrafterWorld
-from envs.recorder import record, run_episode
-from envs.relabel import RelabelledWorld, unrelabel_state
-from envs.state import find_player
-from envs.toy_world import ToyWorld
-from envs.trace import open_trace
-from laws.model import WorldModel
-from laws.simulator import Simulator
-from synth.curious import CuriousConfig, CuriousExplorer, law_ways, ticking
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.recorder import record, run_episode
+from lawsmith.envs.relabel import RelabelledWorld, unrelabel_state
+from lawsmith.envs.state import find_player
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.envs.trace import open_trace
+from lawsmith.laws.model import WorldModel
+from lawsmith.laws.simulator import Simulator
+from lawsmith.synth.curious import CuriousConfig, CuriousExplorer, law_ways, ticking
 
 # Small learning rounds so that a short life has two of them.
 QUICK = CuriousConfig(learn_at=(60, 150), learn_rounds=1, fit_steps=40, samples=2, horizon=2)
@@ -91,8 +91,8 @@ def test_survival_rollouts_avoid_what_the_model_says_hurts(crafter):
 
 
 def test_make_policy_points_to_the_curious_explorer():
-    from envs.errors import TraceError
-    from envs.worlds import make_policy
+    from lawsmith.envs.errors import TraceError
+    from lawsmith.envs.worlds import make_policy
     with pytest.raises(TraceError, match="CuriousExplorer"):
         make_policy("curious")
 

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 import sympy
 
-from dsl import canonical_key, dedupe, parse, same_law, simplify_condition
+from lawsmith.dsl import canonical_key, dedupe, parse, same_law, simplify_condition
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 

@@ -6,10 +6,10 @@ import pathlib
 
 import pytest
 
-from dsl import DslError, check, ir, parse, resolve
-from envs.crafter_world import crafter_schema
-from envs.rules import load_rules
-from envs.toy_world import toy_schema
+from lawsmith.dsl import DslError, check, ir, parse, resolve
+from lawsmith.envs.crafter_world import crafter_schema
+from lawsmith.envs.rules import load_rules
+from lawsmith.envs.toy_world import toy_schema
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 

@@ -6,8 +6,8 @@ import pathlib
 
 import pytest
 
-from envs.recorder import RandomPolicy, record
-from envs.toy_world import ToyWorld
+from lawsmith.envs.recorder import RandomPolicy, record
+from lawsmith.envs.toy_world import ToyWorld
 from lawsmith.cli import main
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
@@ -27,8 +27,8 @@ def test_check_ok(toy_trace, capsys):
 
 def test_check_a_model_folder_with_its_manifest_schema(tmp_path, capsys):
     """`check MODEL_DIR` (or its laws.law) needs no trace: the manifest holds the schema."""
-    from laws.folder import save_model
-    from laws.model import WorldModel
+    from lawsmith.laws.folder import save_model
+    from lawsmith.laws.model import WorldModel
 
     world = ToyWorld()
     folder = tmp_path / "model"

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsl import compile_python, compile_torch, encode_batch, parse
-from envs.crafter_world import CrafterWorld
-from envs.recorder import RandomPolicy, record
-from envs.toy_world import ACTIONS, MATERIALS, ToyWorld, toy_schema
-from envs.trace import open_trace
+from lawsmith.dsl import compile_python, compile_torch, encode_batch, parse
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.recorder import RandomPolicy, record
+from lawsmith.envs.toy_world import ACTIONS, MATERIALS, ToyWorld, toy_schema
+from lawsmith.envs.trace import open_trace
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
@@ -214,7 +214,7 @@ def test_toward_is_crafters():
     import numpy as np
     from crafter import objects
 
-    from dsl.compile_py import _toward
+    from lawsmith.dsl.compile_py import _toward
     for dx in range(-3, 4):
         for dy in range(-3, 4):
             me = types.SimpleNamespace(pos=np.array((5, 5)))

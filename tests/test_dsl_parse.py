@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsl import DslError, ast, format_program, parse
-from dsl.parse import MAX_DEPTH
+from lawsmith.dsl import DslError, ast, format_program, parse
+from lawsmith.dsl.parse import MAX_DEPTH
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 KEYWORDS = {"law", "for", "each", "when", "then", "remove", "spawn", "at", "with", "probability",

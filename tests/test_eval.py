@@ -1,10 +1,11 @@
-"""`lawsmith eval` end to end on a small model: the report's files, tables and baseline count."""
+"""experiments/evaluate.py end to end on a small model: the report's files, tables and baseline count."""
 
 from __future__ import annotations
 
 import json
 
 from lawsmith.cli import main
+from lawsmith.experiments import evaluate
 
 
 def test_eval_writes_a_report(tmp_path, capsys):
@@ -15,7 +16,7 @@ def test_eval_writes_a_report(tmp_path, capsys):
     assert main(["fit", "--laws", "examples/crafter.law", str(trace), "-o", str(model),
                  "--steps", "30"]) == 0
     out = tmp_path / "report"
-    assert main(["eval", str(model), "-o", str(out), "--trials", "1", "--heldout", "10"]) == 0
+    assert evaluate.main([str(model), "-o", str(out), "--trials", "1", "--heldout", "10"]) == 0
     printed = capsys.readouterr().out
     assert "hand vs PoE-World inference: higher MRR on" in printed
     assert "hand vs no parameter inference: higher MRR on" in printed
@@ -37,7 +38,7 @@ def test_eval_writes_a_report(tmp_path, capsys):
     assert report["baseline_data"] == {"hand": str(trace)}
     assert report["oracle"]["chosen"] in report["oracle"]["draws"]
     assert "hand" in report["nll_by_class"] and "True" in report["nll_by_class"]
-    assert report["provenance"]["command"].startswith("lawsmith eval")
+    assert report["provenance"]["command"].startswith("python experiments/evaluate.py")
     assert (out / "mrr_per_scenario.png").stat().st_size > 1000
     text = (out / "report.md").read_text()
     assert "## MRR per scenario" in text and "## The oracle" in text
@@ -46,17 +47,12 @@ def test_eval_writes_a_report(tmp_path, capsys):
 
 
 def test_eval_defaults_to_ten_trials_and_both_protocols():
-    import argparse
-
-    from lawsmith import cmd_eval
-    parser = argparse.ArgumentParser()
-    cmd_eval.register(parser.add_subparsers())
-    args = parser.parse_args(["eval", "m", "-o", "r"])
+    args = evaluate.build_parser().parse_args(["m", "-o", "r"])
     assert args.trials == 10 and args.protocol == "both"
 
 
 def test_eval_rejects_a_missing_model(tmp_path, capsys):
-    assert main(["eval", str(tmp_path / "nowhere"), "-o", str(tmp_path / "r")]) == 2
+    assert evaluate.main([str(tmp_path / "nowhere"), "-o", str(tmp_path / "r")]) == 2
     assert "not a model folder" in capsys.readouterr().err
 
 
@@ -64,13 +60,13 @@ def test_eval_rejects_two_models_of_one_name(tmp_path, capsys):
     for side in ("a", "b"):
         (tmp_path / side / "learned").mkdir(parents=True)
     first, second = str(tmp_path / "a" / "learned"), str(tmp_path / "b" / "learned")
-    assert main(["eval", first, second, "-o", str(tmp_path / "r")]) == 2
+    assert evaluate.main([first, second, "-o", str(tmp_path / "r")]) == 2
     assert "would both be reported as 'learned'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 
 def test_sections_put_the_first_protocol_at_the_top_level():
-    from experiments.report import sections
+    from lawsmith.experiments.report import sections
     only = {"protocols": ["onelife"], "summary": {}}
     assert sections(only) == {"onelife": only}
     both = {"protocols": ["lawsmith", "onelife"], "summary": {}, "onelife": {"summary": {}}}

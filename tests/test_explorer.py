@@ -2,11 +2,11 @@
 
 import pytest
 
-from envs.changes import changes
-from envs.crafter_world import CrafterWorld
-from envs.explorer import Explorer, bucket
-from envs.recorder import RandomPolicy, run_episode
-from envs.toy_world import ToyWorld
+from lawsmith.envs.changes import changes
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.explorer import Explorer, bucket
+from lawsmith.envs.recorder import RandomPolicy, run_episode
+from lawsmith.envs.toy_world import ToyWorld
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from envs.crafter_world import CrafterWorld
-from envs.state import find_player
-from envs.toy_world import BERRY_PROB, ToyWorld
-from laws.folder import load_model
-from laws.model import WorldModel
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.state import find_player
+from lawsmith.envs.toy_world import BERRY_PROB, ToyWorld
+from lawsmith.laws.folder import load_model
+from lawsmith.laws.model import WorldModel
 from lawsmith.cli import main
-from synth.fit import FitConfig, build_tables, fit, prune
+from lawsmith.synth.fit import FitConfig, build_tables, fit, prune
 from toy_laws import BERRY, facing_bush
 
 
@@ -155,7 +155,7 @@ def test_the_manifest_records_the_split_and_its_provenance(tmp_path):
 
 
 def test_provenance_without_the_cli_and_without_git(tmp_path, monkeypatch):
-    from laws.folder import save_model, source_commit
+    from lawsmith.laws.folder import save_model, source_commit
 
     monkeypatch.setattr("sys.argv", ["experiments/x.py", "--fast"])
     save_model(tmp_path / "m", WorldModel(BERRY, ToyWorld().schema), {})
@@ -202,9 +202,9 @@ def test_trace_without_transitions_exits_2(tmp_path, capsys):
 
 
 def test_show_text_parses_back_when_fitted_values_do_not_round_to_one():
-    from dsl import format_law, parse
-    from envs.toy_world import toy_schema
-    from laws.model import WorldModel
+    from lawsmith.dsl import format_law, parse
+    from lawsmith.envs.toy_world import toy_schema
+    from lawsmith.laws.model import WorldModel
     from lawsmith.cmd_model import _with_fitted_init
 
     text = 'law turn "turn" then player.facing = choose p_turn {l: left, r: right, u: up}\n'

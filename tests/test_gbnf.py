@@ -12,12 +12,12 @@ import re
 import lark
 import pytest
 
-from dsl import format_law, parse
-from dsl.ast import inline_definitions
-from envs.crafter_world import CrafterWorld
-from envs.toy_world import toy_schema
-from synth.errors import ProposerError
-from synth.gbnf import char_class, literal, regex_to_gbnf, to_gbnf
+from lawsmith.dsl import format_law, parse
+from lawsmith.dsl.ast import inline_definitions
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.toy_world import toy_schema
+from lawsmith.synth.errors import ProposerError
+from lawsmith.synth.gbnf import char_class, literal, regex_to_gbnf, to_gbnf
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 _TOKEN = re.compile(r'\s*(::=|\||\(|\)|\*|\+|\?|"(?:\\.|[^"\\])*"|\[(?:\\.|[^\]\\])*\]|[A-Za-z0-9-]+)')

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from envs.toy_world import ToyWorld
-from laws.model import WorldModel
-from synth.fit import FitConfig, fit
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.laws.model import WorldModel
+from lawsmith.synth.fit import FitConfig, fit
 from toy_laws import BERRY, facing_bush
 
 pytestmark = [pytest.mark.gpu,

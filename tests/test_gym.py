@@ -12,11 +12,11 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 import lawsmith  # noqa: F401  (registers lawsmith/Laws-v0)
-from envs.toy_world import ToyWorld
-from laws.episodes import EpisodeSpec
-from laws.errors import ModelError
-from laws.gym_env import LawsEnv, LawsVectorEnv
-from laws.model import WorldModel
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.laws.episodes import EpisodeSpec
+from lawsmith.laws.errors import ModelError
+from lawsmith.laws.gym_env import LawsEnv, LawsVectorEnv
+from lawsmith.laws.model import WorldModel
 from lawsmith.cli import main
 from lawsmith.gym import trace_starts
 

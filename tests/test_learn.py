@@ -5,14 +5,14 @@ from __future__ import annotations
 import copy
 import pytest
 
-from envs.crafter_world import CrafterWorld
-from envs.rules import load_rules
-from envs.state import find_player
-from laws.folder import load_model
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.rules import load_rules
+from lawsmith.envs.state import find_player
+from lawsmith.laws.folder import load_model
 from lawsmith.cli import main
-from synth.fit import split
-from synth.learn import LearnConfig, learn, merge_laws
-from synth.offline import OfflineProposer
+from lawsmith.synth.fit import split
+from lawsmith.synth.learn import LearnConfig, learn, merge_laws
+from lawsmith.synth.offline import OfflineProposer
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +62,8 @@ def test_too_short_a_trace_exits_2(tmp_path, capsys):
 
 
 def test_a_single_action_trace_still_gives_a_usable_model(tmp_path):
-    from envs.recorder import record
-    from envs.toy_world import ToyWorld
+    from lawsmith.envs.recorder import record
+    from lawsmith.envs.toy_world import ToyWorld
 
     class Idle:
         name = "idle"
@@ -83,7 +83,7 @@ def test_a_single_action_trace_still_gives_a_usable_model(tmp_path):
     assert main(["learn", str(trace), "-o", str(out)]) == 0
     model, manifest = load_model(out)
     assert manifest["learn"]["rounds"][0]["round"] == 0
-    from envs.trace import open_trace
+    from lawsmith.envs.trace import open_trace
     assert model.log_prob_batch(open_trace(trace).triples()).isfinite().all()
 
 
@@ -214,9 +214,9 @@ def test_the_beam_keeps_the_first_literal_of_the_best_conjunction():
 
 
 def test_learn_starts_from_given_laws_on_crafter(tmp_path, capsys):
-    from envs.crafter_world import CrafterWorld
-    from envs.explorer import Explorer
-    from envs.recorder import record
+    from lawsmith.envs.crafter_world import CrafterWorld
+    from lawsmith.envs.explorer import Explorer
+    from lawsmith.envs.recorder import record
 
     trace = tmp_path / "crafter.jsonl.gz"
     record(CrafterWorld(), Explorer(), str(trace), 200, seed=4)

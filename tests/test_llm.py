@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dsl import check, parse
-from envs.toy_world import toy_schema
-from synth.llm import EXAMPLE_LAWS, SYSTEM, LLMProposer, prompt_messages
-from synth.proposer import ProposalRequest, checked_laws, extract_laws
+from lawsmith.dsl import check, parse
+from lawsmith.envs.toy_world import toy_schema
+from lawsmith.synth.llm import EXAMPLE_LAWS, SYSTEM, LLMProposer, prompt_messages
+from lawsmith.synth.proposer import ProposalRequest, checked_laws, extract_laws
 
 GOOD = ('law pick "Doing at a bush gives a berry."\n'
         "  when action == do and material(ahead) == bush\n"

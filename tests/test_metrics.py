@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from experiments.metrics import fidelity, json_patch, leaves, patch_iou, rank_truth
+from lawsmith.experiments.metrics import fidelity, json_patch, leaves, patch_iou, rank_truth
 
 
 def test_rank_counts_ties_against_the_model():

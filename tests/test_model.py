@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from envs.state import find_player, validate_state
-from envs.toy_world import ToyWorld
-from laws.errors import ModelError
-from laws.folder import load_model, save_model
-from laws.model import WorldModel
+from lawsmith.envs.state import find_player, validate_state
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.laws.errors import ModelError
+from lawsmith.laws.folder import load_model, save_model
+from lawsmith.laws.model import WorldModel
 from toy_laws import BERRY, facing_bush
 
 # Two laws that disagree about the facing after move_left: a product of experts decides.
@@ -63,7 +63,7 @@ def test_batch_and_single_log_probs_agree():
 
 
 def test_law_mask_turns_a_prediction_into_an_unexplained_one():
-    from laws import combine
+    from lawsmith.laws import combine
     world = ToyWorld()
     model = WorldModel(BERRY, world.schema)
     state = facing_bush(world)

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.models import LawModel, TrueModel
-from experiments.onelife import SCORED_HIDDEN, differs, onelife_distractors, onelife_scored
-from experiments.protocol import evaluate_model
-from experiments.scenarios import scenarios, with_seed
-from laws.model import WorldModel
-from laws.observables import parse_observable
+from lawsmith.experiments.models import LawModel, TrueModel
+from lawsmith.experiments.onelife import SCORED_HIDDEN, differs, onelife_distractors, onelife_scored
+from lawsmith.experiments.protocol import evaluate_model
+from lawsmith.experiments.scenarios import scenarios, with_seed
+from lawsmith.laws.model import WorldModel
+from lawsmith.laws.observables import parse_observable
 
 LAWS = Path(__file__).resolve().parent.parent / "examples" / "crafter.law"
 PICKED = ("collect_stone", "craft_wooden_pickaxe", "zombie_defeat", "cow_movement")

@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from envs.state import find_player
-from envs.toy_world import BERRY_PROB, ToyWorld
-from experiments.models import TrueModel
-from experiments.oracle import SMOOTHING, Draws, convergence
+from lawsmith.envs.state import find_player
+from lawsmith.envs.toy_world import BERRY_PROB, ToyWorld
+from lawsmith.experiments.models import TrueModel
+from lawsmith.experiments.oracle import SMOOTHING, Draws, convergence
 from toy_laws import facing_bush
 
 

@@ -10,19 +10,19 @@ import pathlib
 import numpy as np
 import pytest
 
-from envs.state import find_player
-from envs.toy_world import ToyWorld
-from experiments import planning
-from experiments.models import LawModel, TrueModel
-from experiments.stats import statistic_ci
-from laws.model import WorldModel
-from laws.simulator import Simulator
+from lawsmith.envs.state import find_player
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.experiments import planning
+from lawsmith.experiments.models import LawModel, TrueModel
+from lawsmith.experiments.stats import statistic_ci
+from lawsmith.laws.model import WorldModel
+from lawsmith.laws.simulator import Simulator
 from toy_laws import BERRY, facing_bush
 
 
 @pytest.fixture(scope="module")
 def true_model(crafter_world):
-    from envs.crafter_world import CrafterWorld
+    from lawsmith.envs.crafter_world import CrafterWorld
     return TrueModel(CrafterWorld())
 
 
@@ -235,7 +235,7 @@ def test_imagine_keeps_attributes_a_model_left_without_value(crafter_start):
 
 
 def test_evaluate_reports_intervals_and_seconds(crafter_world, capsys):
-    from experiments.models import NullModel
+    from lawsmith.experiments.models import NullModel
 
     result = planning.evaluate([NullModel(crafter_world.schema)], crafter_world, trials=2,
                                episodes=2, steps=4, horizon=2, rollouts=17, replan=2)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.distractors import distractors
-from experiments.models import NullModel, RandomModel, TrueModel, comparable
-from experiments.protocol import evaluate_model, mrr_by_scenario, overall, summarise
-from experiments.scenarios import scenarios, with_seed
+from lawsmith.experiments.distractors import distractors
+from lawsmith.experiments.models import NullModel, RandomModel, TrueModel, comparable
+from lawsmith.experiments.protocol import evaluate_model, mrr_by_scenario, overall, summarise
+from lawsmith.experiments.scenarios import scenarios, with_seed
 
 PICKED = ("collect_stone", "craft_wooden_pickaxe", "zombie_defeat", "wake_up")
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from envs.crafter_world import CrafterWorld
-from envs.errors import TraceError
-from envs.explorer import Explorer
-from envs.recorder import record, run_episode
-from envs.relabel import (CLASSES, RelabelledWorld, relabel_mapping, relabel_schema, relabel_state,
+from lawsmith.envs.crafter_world import CrafterWorld
+from lawsmith.envs.errors import TraceError
+from lawsmith.envs.explorer import Explorer
+from lawsmith.envs.recorder import record, run_episode
+from lawsmith.envs.relabel import (CLASSES, RelabelledWorld, relabel_mapping, relabel_schema, relabel_state,
                           unrelabel_schema, unrelabel_state, unrelabel_text)
-from envs.toy_world import ToyWorld
-from envs.trace import open_trace
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.envs.trace import open_trace
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +120,9 @@ def test_unrelabel_text(crafter):
 
 
 def _learned_text(world, tmp_path, name: str, steps: int, rounds: int) -> str:
-    from synth.fit import split
-    from synth.learn import LearnConfig, learn
-    from synth.offline import OfflineProposer
+    from lawsmith.synth.fit import split
+    from lawsmith.synth.learn import LearnConfig, learn
+    from lawsmith.synth.offline import OfflineProposer
     path = tmp_path / f"{name}.jsonl.gz"
     record(world, Explorer(), str(path), steps=steps, seed=4)
     reader = open_trace(path)
@@ -146,5 +146,5 @@ def test_the_learner_learns_the_same_laws_in_a_relabelled_world(make, steps, rou
     assert any(name in twin for name in relabelled.mapping["actions"].values())
     # The printer wraps long conditions by width, and opaque names are longer: compare the texts
     # in one layout.
-    from dsl import format_program, parse
+    from lawsmith.dsl import format_program, parse
     assert format_program(parse(unrelabel_text(twin, relabelled.mapping))) == original

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from envs.errors import TraceError
-from envs.rules import DEFAULT_RULES, load_rules
+from lawsmith.envs.errors import TraceError
+from lawsmith.envs.rules import DEFAULT_RULES, load_rules
 
 
 def test_default_rules_are_crafters():

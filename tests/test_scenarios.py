@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from envs.state import find_player
-from experiments.models import comparable
-from experiments.scenarios import FAILURE, SCENARIO_NAMES, SUCCESS, scenarios, with_seed
+from lawsmith.envs.state import find_player
+from lawsmith.experiments.models import comparable
+from lawsmith.experiments.scenarios import FAILURE, SCENARIO_NAMES, SUCCESS, scenarios, with_seed
 
 SEEDS = range(6)  # engine seeds per check: cow_movement's cow moves in about half the steps
 

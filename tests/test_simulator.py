@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from envs.crafter_world import transition
-from envs.state import find_player, validate_state
-from envs.toy_world import ToyWorld
-from laws.clock import Clock, fit_clock
-from laws.errors import ModelError
-from laws.model import WorldModel
-from laws.observables import StateView, changed_observables
-from laws.simulator import Simulator, log_prob, resolve_device
+from lawsmith.envs.crafter_world import transition
+from lawsmith.envs.state import find_player, validate_state
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.laws.clock import Clock, fit_clock
+from lawsmith.laws.errors import ModelError
+from lawsmith.laws.model import WorldModel
+from lawsmith.laws.observables import StateView, changed_observables
+from lawsmith.laws.simulator import Simulator, log_prob, resolve_device
 from toy_laws import BERRY, facing_bush
 
 CRAFTER_LAWS = open("examples/crafter.law").read()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from envs.recorder import RandomPolicy, record, record_lives
-from envs.toy_world import ToyWorld
-from envs.trace import open_trace
-from synth.fit import HELDOUT_BLOCKS, split
+from lawsmith.envs.recorder import RandomPolicy, record, record_lives
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.envs.trace import open_trace
+from lawsmith.synth.fit import HELDOUT_BLOCKS, split
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.metrics import rank_truth
-from experiments.stats import bootstrap_ci, chance, cluster_ci, difference_ci
+from lawsmith.experiments.metrics import rank_truth
+from lawsmith.experiments.stats import bootstrap_ci, chance, cluster_ci, difference_ci
 
 
 def test_chance_of_hand_made_candidate_sets():

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from envs.recorder import RandomPolicy, run_episode
-from envs.toy_world import ToyWorld
-from laws import combine
-from laws.model import WorldModel
-from laws.table import compact
-from laws.table_torch import build_table
+from lawsmith.envs.recorder import RandomPolicy, run_episode
+from lawsmith.envs.toy_world import ToyWorld
+from lawsmith.laws import combine
+from lawsmith.laws.model import WorldModel
+from lawsmith.laws.table import compact
+from lawsmith.laws.table_torch import build_table
 
 SOME_VALUES = {"change": {"grid": 0.002, "cow.pos": 0.3, "player.hunger": 0.9,
                           "sheep.pos": 0.4, "player.pos": 0.05},
@@ -61,7 +61,7 @@ def test_toy_tables_agree(seed):
 
 def test_crafter_tables_agree(crafter_world):
     model = WorldModel(open("examples/crafter.law").read(), crafter_world.schema, SOME_VALUES)
-    from envs.worlds import make_policy
+    from lawsmith.envs.worlds import make_policy
     transitions = _episode(crafter_world, 150, 4, make_policy("explorer"))
     random = np.random.default_rng(0)
     # Independent pairs too (not a chain), which the batched builder encodes separately.

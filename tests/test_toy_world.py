@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 
-from envs.state import find_player, validate_state
-from envs.toy_world import BERRY_PROB, ToyWorld
+from lawsmith.envs.state import find_player, validate_state
+from lawsmith.envs.toy_world import BERRY_PROB, ToyWorld
 
 
 def _facing(world: ToyWorld, material: str) -> dict:

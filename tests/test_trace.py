@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from envs.errors import TraceError
-from envs.recorder import RandomPolicy, record
-from envs.state import decode_row, decode_state, encode_row, encode_state
-from envs.toy_world import ToyWorld, toy_schema
-from envs.trace import TraceWriter, make_header, open_trace
+from lawsmith.envs.errors import TraceError
+from lawsmith.envs.recorder import RandomPolicy, record
+from lawsmith.envs.state import decode_row, decode_state, encode_row, encode_state
+from lawsmith.envs.toy_world import ToyWorld, toy_schema
+from lawsmith.envs.trace import TraceWriter, make_header, open_trace
 
 
 @pytest.mark.parametrize("row", ["", "a", "aa", "aaa", "~~~~~~~~~~~~..T", "ab" * 10, "x" * 64])
@@ -173,7 +173,7 @@ def test_gzip_is_detected_by_extension(tmp_path, good_lines):
 
 
 def test_record_lives_fills_one_trace_with_several_episodes(tmp_path):
-    from envs.recorder import record_lives
+    from lawsmith.envs.recorder import record_lives
     path = tmp_path / "lives.jsonl"
     assert record_lives(ToyWorld(), RandomPolicy(), str(path), 250, steps=100) == 3
     reader = open_trace(path)

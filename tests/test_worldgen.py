@@ -7,7 +7,7 @@ import pathlib
 
 import pytest
 
-from experiments.worldgen_hashes import world_hash
+from lawsmith.experiments.worldgen_hashes import world_hash
 
 GOLDEN = pathlib.Path(__file__).parent.parent / "experiments/data/worldgen_hashes_opensimplex_0.4.5.1.json"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from envs.state import find_player
-from envs.toy_world import ToyWorld
+from lawsmith.envs.state import find_player
+from lawsmith.envs.toy_world import ToyWorld
 
 BERRY = """
 law pick_berry
