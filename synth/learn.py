@@ -12,6 +12,7 @@ state in manifest.json), so a killed run loses nothing and `resume` continues it
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from typing import Callable, Sequence
 
@@ -102,8 +103,9 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
         say(f"round {number}: proposing for {len(aspects)} aspects")
         batches = proposer.propose(requests)
         candidates = [c for batch in batches for c in batch]
-        text, added = merge_laws(model.text, [c.text for c in candidates])
-        proposed_names = [{_law_name(c.text) for c in batch} for batch in batches]
+        text, placed = merge_laws(model.text, [c.text for c in candidates])
+        added = list(dict.fromkeys(name for name in placed if name is not None))
+        batch_of = [i for i, batch in enumerate(batches) for _ in batch]
         if not added:
             fruitless.update(aspects)
             continue
@@ -119,9 +121,9 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
             fitted = WorldModel(text, schema, result.params)
         nll = report["heldout_nll_after"]
         kept = set(added) - set(dropped)
-        # merge_laws may rename a candidate (`name_2`): match on the name's stem too.
-        fruitless.update(a for a, names in zip(aspects, proposed_names)
-                         if not any(k == n or k.startswith(n + "_") for k in kept for n in names))
+        # An aspect bore fruit when a law one of its candidates became or joined was kept.
+        fruitful = {batch_of[i] for i, name in enumerate(placed) if name in kept}
+        fruitless.update(a for i, a in enumerate(aspects) if i not in fruitful)
         record = Round(number, len(candidates), len(added) - len(set(dropped) & set(added)),
                        dropped, nll, time.perf_counter() - began)
         if nll > best - config.min_improvement:
@@ -237,10 +239,6 @@ def ablate_literals(model: WorldModel, test: Sequence, device: str = "cpu") -> t
     return text, [f"{model.law_names[i]}: {literal}" for i, (_, literal) in sorted(chosen.items())]
 
 
-def _law_name(text: str) -> str:
-    return text.split()[1] if text.startswith("law ") else ""
-
-
 def surprising_classes(model: WorldModel, transitions: Sequence, config: LearnConfig) -> list[str]:
     """Observable classes by the NLL the model leaves on them, worst first."""
     totals: dict[str, float] = {}
@@ -283,20 +281,23 @@ def describe(before: StateView, action: str, after: StateView, changed, schema: 
     return "\n".join(lines)
 
 
-def merge_laws(text: str, candidates: Sequence[str]) -> tuple[str, list[str]]:
+def merge_laws(text: str, candidates: Sequence[str]) -> tuple[str, list[str | None]]:
     """The laws text with the candidates appended: renamed where a name is taken, dropped where the
     canonical form equals a law already there, and deterministic candidates joined into the
-    deterministic law with the same subject and condition, as one law with several effects (wood +1, the collect_wood achievement
-    and the tree turning to grass read as one rule). Returns (text, names added)."""
+    deterministic law with the same subject and condition, as one law with several effects (wood
+    +1, the collect_wood achievement and the tree turning to grass read as one rule; a learned law
+    joined so is renamed after everything it writes, `_joined_name`). Returns (text, placed):
+    for each candidate the final name of the law it became or joined, None where it was dropped."""
     program = parse(text) if text.strip() else None
     laws = list(program.laws) if program else []
     names = {law.name for law in laws}
     keys = {canonical_key(law) for law in laws}
-    added: list[str] = []
+    placed_at: list[int | None] = []   # per candidate: the index of its law in `laws`
     joinable: dict[tuple, int] = {   # (subject, condition) -> index of a deterministic law
         (law.subject, canonical_key(dataclasses.replace(law, effects=()))): i
         for i, law in enumerate(laws) if _deterministic(law)}
     for candidate in candidates:
+        placed_at.append(None)
         try:
             (law,) = parse(candidate).laws
         except (DslError, ValueError):
@@ -310,19 +311,29 @@ def merge_laws(text: str, candidates: Sequence[str]) -> tuple[str, list[str]]:
             index = joinable[where]
             joined = _join(laws[index], law)
             if joined is not None:
+                names.discard(laws[index].name)
+                joined = dataclasses.replace(joined, name=_free_name(joined.name, names))
+                names.add(joined.name)
                 laws[index] = joined
+                placed_at[-1] = index
                 continue
-        name, suffix = law.name, 2
-        while name in names:
-            name, suffix = f"{law.name}_{suffix}", suffix + 1
-        laws.append(dataclasses.replace(law, name=name))
-        names.add(name)
-        added.append(name)
+        laws.append(dataclasses.replace(law, name=_free_name(law.name, names)))
+        names.add(laws[-1].name)
+        placed_at[-1] = len(laws) - 1
         if _deterministic(law):
             joinable[where] = len(laws) - 1
     if program is None:
         program = Program(laws=())
-    return format_program(dataclasses.replace(program, laws=tuple(laws))), added
+    placed = [None if index is None else laws[index].name for index in placed_at]
+    return format_program(dataclasses.replace(program, laws=tuple(laws))), placed
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name_2`, `name_3`, ... when it is taken."""
+    free, suffix = name, 2
+    while free in taken:
+        free, suffix = f"{name}_{suffix}", suffix + 1
+    return free
 
 
 def _deterministic(law) -> bool:
@@ -332,16 +343,43 @@ def _deterministic(law) -> bool:
 
 
 def _join(first, second):
-    """One law with both laws' effects, or None when they write the same observable."""
+    """One law with both laws' effects, or None when they write the same observable. A learned
+    first law (its description starts `Learned:`) gets the description and name of the joined
+    rule; a law someone wrote keeps its own."""
     targets = [_target(e) for e in first.effects]
     if any(_target(e) in targets for e in second.effects):
         return None
     effects = first.effects + second.effects
+    if not (first.description and first.description.startswith("Learned:")):
+        return dataclasses.replace(first, effects=effects)
     condition = format_expr(first.condition) if first.condition is not None else "always"
-    description = (f"Learned: {'; '.join(format_effect(e) for e in effects)} when {condition}"
-                   if first.description and first.description.startswith("Learned:")
-                   else first.description)
-    return dataclasses.replace(first, effects=effects, description=description)
+    description = f"Learned: {'; '.join(format_effect(e) for e in effects)} when {condition}"
+    return dataclasses.replace(first, effects=effects, description=description,
+                               name=_joined_name(first, effects))
+
+
+def _joined_name(first, effects) -> str:
+    """A learned law's name (what it writes, then its first conditions: `health_recover_24_5`,
+    synth.offline's `law_text`) with the words of everything the joined law writes in front:
+    `health_last_health_recover_24_5`. A name that does not start with its first effect's word
+    (edited by hand) is kept."""
+    words = list(dict.fromkeys(_target_word(_target(e), first.subject) for e in effects))
+    lead = words[0]
+    if first.name != lead and not first.name.startswith(lead + "_"):
+        return first.name
+    return "_".join(words) + first.name[len(lead):]
+
+
+def _target_word(target: str, subject) -> str:
+    """What an effect writes, as a word for a law name, as synth.offline names aspects:
+    `player.inventory.wood` -> `wood`, `player.facing` -> `facing`, `v.pos` -> `cow_pos`,
+    `material(ahead)` -> `material_ahead`."""
+    parts = target.split(".")
+    if parts[0] == "player":
+        parts = parts[1:][-1:] if len(parts) == 3 else parts[1:]
+    elif subject is not None and parts[0] == subject.var:
+        parts = [subject.kind, *parts[1:]]
+    return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(parts)).strip("_").lower() or "law"
 
 
 def _target(effect) -> str:

@@ -10,6 +10,7 @@ from lawsmith.envs.rules import load_rules
 from lawsmith.envs.state import find_player
 from lawsmith.laws.folder import load_model
 from lawsmith.cli import main
+from lawsmith.dsl import parse
 from lawsmith.synth.fit import split
 from lawsmith.synth.learn import LearnConfig, learn, merge_laws
 from lawsmith.synth.offline import OfflineProposer
@@ -125,8 +126,8 @@ def test_merge_drops_duplicates_and_renames():
     first = "law a\n  when action == do\n  then player.facing = left\n"
     same = "law b\n  when action == do\n  then player.facing = left\n"
     clash = "law a\n  when action == noop\n  then player.facing = right\n"
-    text, added = merge_laws(first, [same, clash, "not a law"])
-    assert added == ["a_2"] and text.count("law ") == 2
+    text, placed = merge_laws(first, [same, clash, "not a law"])
+    assert placed == [None, "a_2", None] and text.count("law ") == 2
 
 
 def test_learn_with_an_llm_endpoint(toy_trace, tmp_path, capsys):
@@ -169,9 +170,29 @@ def test_merge_joins_deterministic_laws_with_one_condition():
     clash = "law c\n  when action == do and material(ahead) == tree\n  then player.inventory.wood += 2\n"
     chance = ("law p\n  when action == do and material(ahead) == tree\n"
               "  then player.inventory.sapling += 1 with probability q\n")
-    text, added = merge_laws("", [wood, grid, clash, chance])
-    assert added == ["w", "c", "p"]
+    text, placed = merge_laws("", [wood, grid, clash, chance])
+    assert placed == ["w", "w", "c", "p"]   # a law someone wrote keeps its name when joined
     assert "then player.inventory.wood += 1\n       material(ahead) = grass" in text
+
+
+def test_a_joined_learned_law_is_named_after_all_it_writes():
+    health = ('law health_recover_24_5 "Learned: player.inventory.health += 1 when '
+              'player.recover >= 24.5"\n  when player.recover >= 24.5\n'
+              '  then player.inventory.health += 1\n')
+    last = ('law last_health_recover_24_5 "Learned: player.last_health += 1 when '
+            'player.recover >= 24.5"\n  when player.recover >= 24.5\n'
+            '  then player.last_health += 1\n')
+    cow = ('law cow_pos_ahead "Learned: ..."\n  for each cow c\n  when c.pos == ahead\n'
+           '  then c.pos = c.pos\n')
+    cow_health = ('law cow_health_ahead "Learned: ..."\n  for each cow c\n  when c.pos == ahead\n'
+                  '  then c.health = c.health - 1\n')
+    taken = 'law health_last_health_recover_24_5\n  when action == noop\n  then player.facing = left\n'
+    text, placed = merge_laws(taken, [health, last, cow, cow_health])
+    # Each candidate's final law: the name of a joined law says both effects (a taken name: _2).
+    assert placed == ["health_last_health_recover_24_5_2"] * 2 + ["cow_pos_cow_health_ahead"] * 2
+    law = {law.name: law for law in parse(text).laws}["health_last_health_recover_24_5_2"]
+    assert law.description == ("Learned: player.inventory.health += 1; player.last_health += 1 "
+                               "when player.recover >= 24.5")
 
 
 def test_the_beam_keeps_the_first_literal_of_the_best_conjunction():
