@@ -21,19 +21,9 @@ import os
 import pathlib
 from typing import Any, Sequence
 
-ENV_ID = "lawsmith/Laws-v0"
+from lawsmith import ENV_ID   # registered on `import lawsmith` (lawsmith/__init__.py)
+
 DEFAULT_START_SEEDS = 8
-
-
-def register() -> None:
-    """Register `lawsmith/Laws-v0` with gymnasium (once; a no-op without gymnasium)."""
-    try:
-        import gymnasium
-    except ImportError:   # pragma: no cover - gymnasium is a dependency
-        return
-    if ENV_ID not in gymnasium.registry:
-        gymnasium.register(id=ENV_ID, entry_point="lawsmith.gym:make_env",
-                           vector_entry_point="lawsmith.gym:make_vector_env")
 
 
 def make_env(model, starts=None, *, world: str | None = None,

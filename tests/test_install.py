@@ -75,3 +75,21 @@ print(len(names), bad)
     count, bad = done.stdout.split(" ", 1)
     assert int(count) > 40
     assert bad.strip() == "[]"
+
+
+def test_the_library_loads_no_module_of_the_cli(tmp_path):
+    """`lawsmith/`'s own modules (the CLI, lawsmith.gym) are the top layer: importing every
+    library package loads none of them (only the package's registration in __init__)."""
+    program = f"""
+import importlib, sys
+for package in {LIBRARY!r}:
+    importlib.import_module(package)
+import lawsmith.laws.model, lawsmith.synth.learn, lawsmith.envs.trace
+own = sorted(m for m in sys.modules if m.startswith('lawsmith.')
+             and m.split('.')[1] not in {{p.split('.')[1] for p in {LIBRARY!r}}})
+print(own)
+"""
+    done = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
