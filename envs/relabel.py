@@ -27,7 +27,8 @@ import random
 import re
 
 from lawsmith.envs.errors import TraceError
-from lawsmith.envs.state import validate_schema, validate_state
+from lawsmith.envs.schema import validate_schema
+from lawsmith.envs.state import validate_state
 
 CLASSES = ("materials", "items", "actions", "kinds", "attributes", "keys", "globals")
 # Names with a meaning of their own in the trace format or the law language: never renamed.

@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from lawsmith.envs.errors import TraceError
+from lawsmith.envs.schema import MAX_GRID_SIDE
 
 _RUN = re.compile(r"(\d*)(\D)")
 _DIRECTIONS = ([-1, 0], [1, 0], [0, -1], [0, 1], [0, 0])
@@ -42,10 +43,18 @@ def encode_row(row: str) -> str:
 
 
 def decode_row(text: str) -> str:
-    """Expand a run-length encoded row; a plain row decodes to itself."""
+    """Expand a run-length encoded row; a plain row decodes to itself. A row that would expand
+    beyond MAX_GRID_SIDE cells is refused before it is built (a run of 10^12 is not a row)."""
     if not any(c.isdigit() for c in text):
         return text
-    return "".join(code * (int(count) if count else 1) for count, code in _RUN.findall(text))
+    runs = _RUN.findall(text)
+    total = 0
+    for count, _ in runs:
+        total += int(count) if count and len(count) <= 6 else MAX_GRID_SIDE + 1 if count else 1
+        if total > MAX_GRID_SIDE:
+            raise TraceError(f"a run-length encoded row longer than {MAX_GRID_SIDE} cells "
+                             "(the largest grid side)")
+    return "".join(code * (int(count) if count else 1) for count, code in runs)
 
 
 def encode_state(state: dict) -> dict:
@@ -69,7 +78,13 @@ def decode_state(state: Any) -> Any:
     state = dict(state)
     grid = state.get("grid")
     if isinstance(grid, list) and all(isinstance(r, str) for r in grid):
-        state["grid"] = [decode_row(r) for r in grid]
+        rows = []
+        for y, row in enumerate(grid):
+            try:
+                rows.append(decode_row(row))
+            except TraceError as error:
+                raise error.located(prefix=f"grid[{y}]") from None
+        state["grid"] = rows
     objects = state.get("objects")
     if isinstance(objects, dict):
         state["objects"] = _decode_columns(objects)
@@ -265,30 +280,3 @@ def _type_name(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
             int: "an integer", float: "a number", type(None): "null"}.get(type(value),
                                                                             type(value).__name__)
-
-
-def validate_schema(schema: Any) -> None:
-    """Raise TraceError unless `schema` has the shape a header's schema must have."""
-    if not isinstance(schema, dict):
-        raise TraceError("expected an object", field="schema")
-    for key, kind in (("grid", dict), ("materials", dict), ("actions", list), ("items", dict),
-                      ("kinds", dict)):
-        if not isinstance(schema.get(key), kind):
-            raise TraceError(f"missing or not {'an object' if kind is dict else 'a list'}",
-                             field=f"schema.{key}")
-    codes = list(schema["materials"].values())
-    if any(not isinstance(c, str) or len(c) != 1 or c.isdigit() for c in codes):
-        raise TraceError("material codes must be single non-digit characters",
-                         field="schema.materials")
-    if len(set(codes)) != len(codes):
-        raise TraceError("material codes must be distinct", field="schema.materials")
-    if "player" not in schema["kinds"]:
-        raise TraceError("the kinds must include 'player'", field="schema.kinds")
-    for kind, attrs in schema["kinds"].items():
-        for name, spec in attrs.items():
-            if not isinstance(spec, dict) or spec.get("type") not in _TYPES:
-                raise TraceError(f"attribute type must be one of {', '.join(_TYPES)}",
-                                 field=f"schema.kinds.{kind}.{name}")
-
-
-_TYPES = ("int", "float", "bool", "pos", "dir", "counts", "cells")

@@ -28,7 +28,8 @@ import zlib
 from typing import Any, Iterator
 
 from lawsmith.envs.errors import TraceError
-from lawsmith.envs.state import decode_state, encode_state, validate_schema, validate_state
+from lawsmith.envs.schema import validate_schema
+from lawsmith.envs.state import decode_state, encode_state, validate_state
 
 TRACE_FORMAT = "lawsmith-trace"
 TRANSITIONS_FORMAT = "lawsmith-transitions"
@@ -161,10 +162,22 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
 
 def _parse(text: str, path: str, line: int) -> Any:
     try:
+        return loads(text)
+    except ValueError as error:
+        raise TraceError(str(error), path=path, line=line) from None
+
+
+def loads(text: str) -> Any:
+    """json.loads, with every way it fails as a ValueError that says why in a line: bad JSON,
+    nesting too deep for the parser, an integer over Python's digit limit."""
+    try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise TraceError(f"not valid JSON: {error.msg} at column {error.colno}", path=path,
-                         line=line) from None
+        raise ValueError(f"not valid JSON: {error.msg} at column {error.colno}") from None
+    except RecursionError:
+        raise ValueError("not valid JSON here: nested too deeply") from None
+    except ValueError as error:   # e.g. an integer of more than 4,300 digits
+        raise ValueError(f"not valid JSON here: {str(error).split(';')[0]}") from None
 
 
 def _check_header(header: Any, path: str, formats: tuple[str, ...]) -> dict:

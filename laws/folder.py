@@ -21,10 +21,10 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from lawsmith.laws.errors import ModelError
+from lawsmith.laws.formats import MODEL_FORMAT, MODEL_VERSION, check_manifest, check_params
 from lawsmith.laws.model import WorldModel
 
 LAWS_FILE, PARAMS_FILE, MANIFEST_FILE = "laws.law", "params.json", "manifest.json"
-MODEL_FORMAT, MODEL_VERSION = "lawsmith-model", 1
 SOURCE_DIR = pathlib.Path(__file__).resolve().parent   # inside the lawsmith source tree
 GIT_TIMEOUT = 5.0   # seconds per git call; a slow or hung git gives "unknown", not a failed save
 
@@ -138,12 +138,7 @@ def read_manifest(folder: str | os.PathLike) -> dict:
     if not folder.is_dir():
         raise ModelError("not a model folder (no such directory)", path=str(folder))
     manifest = _read_json(folder / MANIFEST_FILE)
-    if manifest.get("format") != MODEL_FORMAT:
-        raise ModelError(f"expected format {MODEL_FORMAT!r}", path=str(folder / MANIFEST_FILE),
-                         field="format")
-    if not isinstance(manifest.get("schema"), dict):
-        raise ModelError("missing the world schema", path=str(folder / MANIFEST_FILE),
-                         field="schema")
+    check_manifest(manifest, str(folder / MANIFEST_FILE))
     return manifest
 
 
@@ -152,14 +147,12 @@ def load_model(folder: str | os.PathLike) -> tuple[WorldModel, dict]:
     folder = pathlib.Path(folder)
     manifest = read_manifest(folder)
     params = _read_json(folder / PARAMS_FILE)
+    check_params(params, str(folder / PARAMS_FILE))
     laws_path = folder / LAWS_FILE
     try:
         text = laws_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ModelError(f"cannot read the laws: {error}", path=str(laws_path)) from None
-    for key in ("weights", "parameters", "change"):
-        if key in params and not isinstance(params[key], dict):
-            raise ModelError("expected an object", path=str(folder / PARAMS_FILE), field=key)
     try:
         model = WorldModel(text, manifest["schema"], params, filename=str(laws_path))
     except ModelError as error:
@@ -176,6 +169,10 @@ def _read_json(path: pathlib.Path) -> dict:
         raise ModelError(f"cannot read: {error}", path=str(path)) from None
     except json.JSONDecodeError as error:
         raise ModelError(f"corrupt JSON: {error.msg} at line {error.lineno}", path=str(path)) from None
+    except RecursionError:
+        raise ModelError("corrupt JSON: nested too deeply", path=str(path)) from None
+    except ValueError as error:   # an integer of more than 4,300 digits
+        raise ModelError(f"corrupt JSON: {str(error).split(';')[0]}", path=str(path)) from None
     if not isinstance(value, dict):
         raise ModelError("expected a JSON object", path=str(path))
     return value

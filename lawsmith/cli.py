@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 1
+    except OSError as error:   # a read-only or full filesystem, a path through a file, ...
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"lawsmith {args.verb}: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
     except Exception as error:
         if not isinstance(error, input_errors()):
             raise
