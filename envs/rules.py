@@ -41,15 +41,21 @@ def load_rules(path: str | pathlib.Path | None) -> dict:
         return copy.deepcopy(DEFAULT_RULES)
     path = str(path)
     try:
-        text = pathlib.Path(path).read_text()
+        text = pathlib.Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise TraceError(f"cannot read rules file: {error.strerror}", path=path) from None
+    except UnicodeDecodeError:
+        raise TraceError("not UTF-8 text", path=path) from None
     try:
         document = ruamel.yaml.YAML(typ="rt").load(text)
     except ruamel.yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise TraceError(f"not valid YAML: {getattr(error, 'problem', error)}", path=path,
                          line=mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise TraceError("not valid YAML here: nested too deeply", path=path) from None
+    except ValueError as error:   # an integer of more than 4,300 digits
+        raise TraceError(f"not valid YAML here: {str(error).split(';')[0]}", path=path) from None
     if document is None:
         document = {}
     if not isinstance(document, dict):

@@ -1,12 +1,19 @@
 """Model folders: `laws.law` (the DSL text, human-editable), `params.json` (fitted values),
 `manifest.json` (format, schema, versions, provenance, training data hash, fit metrics).
 
-Every file is written to a temporary file in the folder and renamed into place, and all three are
-written before the first rename, so a failed save leaves the old folder as it was.
+A save replaces the folder as a whole: the three files (and any other file the folder held) are
+written into a sibling `.NAME.writing-*`, renamed to `.NAME.ready-*` once complete, and swapped
+in (the old folder renamed to `.NAME.old-*`, the ready one to NAME, the old one removed). A kill at
+any point leaves either the old folder or the new one whole, never files of two saves together;
+the next save or load finishes or undoes an interrupted swap and removes what it left
+(`recover`). Writers hold `folder_lock` (an flock on `.NAME.lock` beside the folder, released when
+the process ends however it ends), so a second process writing the same folder is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -14,6 +21,7 @@ import math
 import os
 import pathlib
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,29 +84,127 @@ def provenance(command: str | None = None) -> dict[str, str]:
 
 def save_model(folder: str | os.PathLike, model: WorldModel, manifest: dict[str, Any],
                command: str | None = None) -> None:
-    """Write the model folder atomically (see the module docstring). The manifest gains
+    """Write the model folder as a whole (see the module docstring). The manifest gains
     `provenance` (`provenance(command)`): the CLI passes its `lawsmith VERB ...` command line;
     other callers may leave it to this process's `sys.argv`."""
     folder = pathlib.Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise ModelError("exists and is not a folder", path=str(folder))
+    folder.parent.mkdir(parents=True, exist_ok=True)
     full_manifest = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "schema": model.schema,
                      "versions": versions(), "provenance": provenance(command), **manifest}
     contents = {LAWS_FILE: model.text if model.text.endswith("\n") else model.text + "\n",
                 PARAMS_FILE: _json(model.params),
                 MANIFEST_FILE: _json(full_manifest)}
-    temporary = {}
+    with folder_lock(folder):
+        recover(folder)
+        writing = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}.writing-",
+                                                dir=folder.parent))
+        try:
+            for name, text in contents.items():
+                with open(writing / name, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            if folder.is_dir():   # what else the folder holds moves with it
+                for other in folder.iterdir():
+                    if other.name not in contents and not _is_stale_temporary(other):
+                        (shutil.copytree if other.is_dir() else shutil.copy2)(
+                            other, writing / other.name)
+            ready = writing.with_name(writing.name.replace(".writing-", ".ready-"))
+            os.rename(writing, ready)
+        except BaseException:
+            shutil.rmtree(writing, ignore_errors=True)
+            raise
+        old = writing.with_name(writing.name.replace(".writing-", ".old-"))
+        if folder.is_dir():
+            os.rename(folder, old)
+        os.rename(ready, folder)
+        shutil.rmtree(old, ignore_errors=True)
+        _sync(folder.parent)
+
+
+def recover(folder: str | os.PathLike) -> None:
+    """Finish or undo a save that was interrupted (call with the folder's lock held): with the
+    folder gone, a complete `.NAME.ready-*` takes its place, else `.NAME.old-*` goes back; then
+    the leftovers (`.NAME.writing-*`, `.NAME.old-*`, stale `.*.tmp` files inside) are removed."""
+    folder = pathlib.Path(folder)
+    parent = folder.parent
+    if not parent.is_dir():
+        return
+    siblings = {kind: sorted(parent.glob(f".{_glob_escape(folder.name)}.{kind}-*"))
+                for kind in ("writing", "ready", "old")}
+    if not folder.exists():
+        if siblings["ready"]:
+            os.rename(siblings["ready"].pop(), folder)
+        elif siblings["old"]:
+            os.rename(siblings["old"].pop(), folder)
+    for leftover in siblings["writing"] + siblings["ready"] + siblings["old"]:
+        shutil.rmtree(leftover, ignore_errors=True)
+    if folder.is_dir():
+        for other in folder.iterdir():
+            if _is_stale_temporary(other):
+                other.unlink(missing_ok=True)
+
+
+def _glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def _is_stale_temporary(path: pathlib.Path) -> bool:
+    """A temporary file an older writer (one file at a time) left inside a folder."""
+    return path.is_file() and path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+def _sync(directory: pathlib.Path) -> None:
+    """fsync a directory, so its renames survive a power cut (best effort)."""
     try:
-        for name, text in contents.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-            temporary[name] = tmp
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-        for name, tmp in temporary.items():
-            os.replace(tmp, folder / name)
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
     finally:
-        for tmp in temporary.values():
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        os.close(descriptor)
+
+
+_HELD: dict[str, tuple[int, int]] = {}   # lock path -> (descriptor, depth), this process's
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike):
+    """Hold the lock of a model folder for writing: ModelError at once when another process holds
+    it. Reentrant within a process (`learn` holds it for the run; each save takes it again)."""
+    folder = pathlib.Path(folder)
+    lock = str(folder.parent.resolve() / f".{folder.name}.lock")
+    if lock in _HELD:
+        descriptor, depth = _HELD[lock]
+        _HELD[lock] = (descriptor, depth + 1)
+        try:
+            yield
+        finally:
+            _HELD[lock] = (descriptor, _HELD[lock][1] - 1)
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(descriptor, 64).decode("ascii", "replace").strip() or "unknown"
+        os.close(descriptor)
+        raise ModelError(f"another lawsmith process (pid {holder}) is writing this model "
+                         "folder; wait for it to finish or write elsewhere",
+                         path=str(folder)) from None
+    os.ftruncate(descriptor, 0)
+    os.write(descriptor, f"{os.getpid()}\n".encode())
+    _HELD[lock] = (descriptor, 1)
+    try:
+        yield
+    finally:
+        del _HELD[lock]
+        os.close(descriptor)   # closing releases the flock
 
 
 def _json(value: Any) -> str:
@@ -135,6 +241,10 @@ def _first_difference(a: dict, b: dict, prefix: str = "schema") -> str:
 def read_manifest(folder: str | os.PathLike) -> dict:
     """A model folder's manifest, checked to hold a format and a world schema (else ModelError)."""
     folder = pathlib.Path(folder)
+    if not folder.exists() and folder.parent.is_dir() and any(
+            folder.parent.glob(f".{_glob_escape(folder.name)}.*-*")):
+        with folder_lock(folder):   # a save was interrupted between its two renames
+            recover(folder)
     if not folder.is_dir():
         raise ModelError("not a model folder (no such directory)", path=str(folder))
     manifest = _read_json(folder / MANIFEST_FILE)

@@ -67,6 +67,7 @@ class Round(_File):
 class Learn(_File):
     rounds: list[Round] = []
     proposer: str | None = None
+    fruitless: list[str] = []
 
 
 class Provenance(_File):

@@ -46,6 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_learn(args: argparse.Namespace) -> int:
+    from lawsmith.laws.folder import folder_lock
+
+    # The run holds the folder's lock from its first check to its last checkpoint: a second
+    # process learning into the same folder is refused rather than overwriting it.
+    with folder_lock(args.output):
+        return _run_learn(args)
+
+
+def _run_learn(args: argparse.Namespace) -> int:
     # Heavy imports (torch, Pyro) where they are needed, so `lawsmith --help` stays quick.
     import torch
 
@@ -66,13 +75,13 @@ def run_learn(args: argparse.Namespace) -> int:
     if len(transitions) < 10:
         raise UsageError(f"{args.trace} has {len(transitions)} transitions; learning needs at "
                          "least 10")
-    start, history = (None, None)
+    start, history, fruitless = (None, None, ())
     if args.laws and args.resume:
         raise UsageError("--laws starts a new run; --resume continues the laws in MODEL_DIR")
     if args.laws:
         start = _start_model(args.laws, reader.schema)
     if args.resume and (folder / MANIFEST_FILE).exists():
-        start, history = resume_state(str(folder))
+        start, history, fruitless = resume_state(str(folder))
         check_schema(start.schema, reader.schema, args.trace)
     config = LearnConfig(rounds=args.rounds, seed=args.seed, heldout=args.heldout)
     torch.set_num_threads(1)
@@ -86,7 +95,7 @@ def run_learn(args: argparse.Namespace) -> int:
         manifest["start"] = {"laws": args.laws, "sha256": file_sha256(args.laws),
                              "names": list(start.law_names)}
     model, history = learn(transitions, reader.schema, proposer, str(folder), config, manifest,
-                           start=start, history=history,
+                           start=start, history=history, fruitless=fruitless,
                            progress=lambda message: print(f"  {message}", flush=True),
                            episodes=episodes, command=args.command)
     seconds = time.perf_counter() - began

@@ -54,7 +54,8 @@ class Round:
 def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer: Proposer,
           folder: str, config: LearnConfig, manifest_extra: dict,
           start: WorldModel | None = None, history: list[dict] | None = None,
-          progress: Callable[[str], None] | None = None, episodes: Sequence[int] | None = None,
+          fruitless: Sequence[str] = (), progress: Callable[[str], None] | None = None,
+          episodes: Sequence[int] | None = None,
           command: str | None = None) -> tuple[WorldModel, list[dict]]:
     """Learn laws for `transitions`, checkpointing every kept round into `folder`.
 
@@ -69,14 +70,16 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
     test_tables = build_tables(model, test, 10_000, config.device)
     best = heldout_nll(model, test_tables)
     # Aspects asked about whose proposals added nothing kept; an aspect that got a law and is
-    # still among the most surprising is asked about again in a later round.
-    fruitless: set[str] = set()
+    # still among the most surprising is asked about again in a later round. Checkpointed, so a
+    # resumed run asks what the uninterrupted one would have.
+    fruitless = set(fruitless)
 
     def checkpoint() -> None:
         save_model(folder, model, {**manifest_extra, "learn": {
             "rounds": history, "proposer": proposer.name,
             "proposer_stats": dataclasses.asdict(proposer.stats),
             "heldout_nll": best, "ablated": sum(r.get("ablated", 0) for r in history),
+            "fruitless": sorted(fruitless),
             "train_transitions": len(train),
             "heldout_transitions": len(test), "split": parts.record}}, command=command)
 
@@ -108,6 +111,7 @@ def learn(transitions: Sequence[tuple[dict, str, dict]], schema: dict, proposer:
         batch_of = [i for i, batch in enumerate(batches) for _ in batch]
         if not added:
             fruitless.update(aspects)
+            checkpoint()
             continue
         say(f"round {number}: fitting {len(added)} new laws")
         trial = WorldModel(text, schema, model.params)
@@ -399,7 +403,9 @@ def drop_laws(text: str, names: Sequence[str]) -> str:
         program, laws=tuple(law for law in program.laws if law.name not in dropped)))
 
 
-def resume_state(folder: str) -> tuple[WorldModel, list[dict]]:
-    """The model and round history a killed or finished run left in `folder`."""
+def resume_state(folder: str) -> tuple[WorldModel, list[dict], list[str]]:
+    """The model, round history and fruitless aspects a killed or finished run left in
+    `folder`."""
     model, manifest = load_model(folder)
-    return model, manifest.get("learn", {}).get("rounds", [])
+    record = manifest.get("learn") or {}
+    return model, record.get("rounds", []), record.get("fruitless", [])
