@@ -42,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--llm-base-url", help="OpenAI-compatible endpoint, e.g. .../v1")
     parser.add_argument("--llm-model", help="model name at the endpoint")
     parser.add_argument("--llm-cache", metavar="FILE", help="SQLite cache of LLM answers")
+    parser.add_argument("--llm-timeout", type=args_.positive_float, default=60.0, metavar="SECONDS",
+                        help="most seconds one request may take in all (60)")
+    parser.add_argument("--llm-retries", type=args_.nonnegative_int, default=3,
+                        help="tries after the first on timeouts, 429 and 5xx (3)")
     parser.set_defaults(run=run_learn)
 
 
@@ -150,4 +154,4 @@ def _proposer(args: argparse.Namespace, train: list, schema: dict):
         raise UsageError("--proposer llm needs --llm-base-url and --llm-model")
     from lawsmith.synth.llm import LLMProposer
     return LLMProposer(args.llm_base_url, args.llm_model, cache_path=args.llm_cache,
-                       seed=args.seed)
+                       seed=args.seed, timeout=args.llm_timeout, retries=args.llm_retries)

@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from typing import Any, Sequence
 
 import openai
 
@@ -357,38 +357,114 @@ class LLMProposer:
                 self._cache.set_fact(self._grammar_fact, "refused")
                 return self._chat(messages, sample, None, down)
             raise ProposerError(f"{self.base_url} refused the request: {error}") from None
-        choices = getattr(response, "choices", None) or []
-        text = (choices[0].message.content if choices and choices[0].message else None) or ""
-        usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        text, prompt_tokens, completion_tokens = _answer(response)
         self._count(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
         self._cache.put(key, text, prompt_tokens, completion_tokens)
         return text
 
     def _request(self, params: dict, extra: dict | None, down: threading.Event):
         """One chat completion with retries and exponential backoff on timeouts, 5xx, 429 and
-        connection errors; `_Refused` on other 4xx; ProposerError when the retries run out."""
+        connection errors (a `Retry-After` up to MAX_RETRY_AFTER seconds is honoured instead of
+        the backoff); `_Refused` on other 4xx; ProposerError when the retries run out. Each try
+        has `timeout` seconds in all, not only between bytes: a server that sends a byte every
+        few seconds is cut off."""
         error: Exception | None = None
+        wait = 0.0
         for attempt in range(self.retries + 1):
             if down.is_set():
                 raise ProposerError(f"{self.base_url} is unreachable (an earlier request gave up)")
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+                time.sleep(wait or self.backoff * 2 ** (attempt - 1))
+            wait = 0.0
             self._count(calls=1)
             try:
-                return self._client.chat.completions.create(**params, extra_body=extra)
+                return self._within_deadline(params, extra)
             except openai.APIStatusError as status_error:
                 code = status_error.status_code
                 if code < 500 and code not in (408, 429):
                     raise _Refused(f"HTTP {code}: {_short(status_error)}") from None
-                error = status_error
-            except openai.APIConnectionError as connection_error:
+                error, wait = status_error, _retry_after(status_error)
+            except (openai.APIConnectionError, _Deadline) as connection_error:
                 error = connection_error
+            except (ValueError, TypeError, AttributeError, KeyError) as bad:
+                # Not a chat completion at all (a body that is not JSON, of another shape).
+                raise ProposerError(f"{self.base_url} answered with something that is not a "
+                                    f"chat completion ({type(bad).__name__}: "
+                                    f"{_short(bad)[:120]})") from None
         if isinstance(error, openai.APIConnectionError) and not isinstance(error, openai.APITimeoutError):
             down.set()
-        what = "timed out" if isinstance(error, openai.APITimeoutError) else _short(error)
+        timed_out = isinstance(error, (openai.APITimeoutError, _Deadline))
+        what = "timed out" if timed_out else _short(error)
         raise ProposerError(f"{self.base_url}: {self.retries + 1} tries failed, the last: {what}")
+
+    def _within_deadline(self, params: dict, extra: dict | None):
+        """The completion, or _Deadline once `timeout` seconds have passed in all (the
+        abandoned call runs on in its thread until the client's own gap timeout ends it)."""
+        done: dict = {}
+
+        def call():
+            try:
+                done["response"] = self._client.chat.completions.create(**params,
+                                                                        extra_body=extra)
+            except BaseException as failure:   # handed to the waiting thread
+                done["error"] = failure
+
+        worker = threading.Thread(target=call, daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            raise _Deadline()
+        if "error" in done:
+            raise done["error"]
+        return done["response"]
+
+
+class _Deadline(Exception):
+    """A try that ran past its whole-answer deadline."""
+
+
+MAX_RETRY_AFTER = 60.0   # seconds: a longer Retry-After is capped (the run would seem hung)
+
+
+def _retry_after(error: "openai.APIStatusError") -> float:
+    """The server's Retry-After in seconds (0 when absent or not a number), at most
+    MAX_RETRY_AFTER."""
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
+    try:
+        seconds = float(headers.get("retry-after", 0))
+    except (TypeError, ValueError):
+        return 0.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if seconds == seconds else 0.0
+
+
+def _answer(response: Any) -> tuple[str, int, int]:
+    """(text, prompt tokens, completion tokens) of a chat completion, whatever its shape: the
+    server is untrusted, so a `content` that is not text, a `message` that is not an object or
+    usage counts that are not numbers give ProposerError (a bad answer, counted as a failure),
+    and token counts that are not non-negative integers count 0."""
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list):
+        raise ProposerError(f"the answer has no list of choices (got {type(choices).__name__})")
+    if not choices:
+        return "", *_tokens(response)
+    message = getattr(choices[0], "message", None)
+    content = getattr(message, "content", None) if message is not None else None
+    if message is not None and not hasattr(message, "content"):
+        raise ProposerError(f"the answer's message is not an object (got "
+                            f"{type(message).__name__})")
+    if content is not None and not isinstance(content, str):
+        raise ProposerError(f"the answer's content is not text (got {type(content).__name__})")
+    return content or "", *_tokens(response)
+
+
+def _tokens(response: Any) -> tuple[int, int]:
+    usage = getattr(response, "usage", None)
+    counts = []
+    for name in ("prompt_tokens", "completion_tokens"):
+        value = getattr(usage, name, 0) if usage is not None else 0
+        counts.append(value if isinstance(value, int) and not isinstance(value, bool)
+                      and 0 <= value < 2 ** 53 else 0)
+    return counts[0], counts[1]
 
 
 def _read(answer: str, schema: dict) -> tuple[Checked, list[tuple[str, DslError]]]:

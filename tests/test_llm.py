@@ -59,15 +59,24 @@ class ScriptedServer:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
-                    status, payload, delay = (error(503) if n >= server.limit
-                                              else server.script(body, n))
-                    time.sleep(delay)
-                    data = json.dumps(payload).encode()
+                    status, payload, delay, *headers = (error(503) if n >= server.limit
+                                                        else server.script(body, n))
+                    time.sleep(max(delay, 0.0))
+                    # bytes: sent as they are (a body that is not JSON)
+                    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
+                    for name, value in (headers[0] if headers else {}).items():
+                        self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(data)
+                    if delay < 0:   # dripped: one byte every -delay seconds
+                        for byte in data:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(-delay)
+                    else:
+                        self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
@@ -174,6 +183,59 @@ def test_slow_answer_times_out_and_is_retried(tmp_path):
         llm = proposer(server.url, tmp_path, timeout=0.3)
         [candidates] = llm.propose([request()])
     assert len(candidates) == 1 and llm.stats.calls == 2 and llm.stats.failures == 0
+
+
+def _shaped(change) -> tuple[int, dict, float]:
+    status, body, delay = reply(GOOD)
+    change(body)
+    return status, body, delay
+
+
+@pytest.mark.parametrize("answer", [
+    (200, b"{not json", 0.0),
+    _shaped(lambda b: b["choices"][0]["message"].update(content=5)),
+    _shaped(lambda b: b["choices"][0]["message"].update(content=["law", "x"])),
+    _shaped(lambda b: b["choices"][0].update(message="law x")),
+    _shaped(lambda b: b.update(choices="none")),
+], ids=["not JSON", "content an int", "content a list", "message a string", "choices a string"])
+def test_an_answer_of_the_wrong_shape_is_a_failure_not_a_crash(tmp_path, answer):
+    with ScriptedServer(lambda body, n: answer) as server:
+        llm = proposer(server.url, tmp_path, retries=0)
+        [candidates] = llm.propose([request()])
+    assert candidates == [] and llm.stats.failures == 1
+    assert "chat completion" in llm.last_error or "answer" in llm.last_error
+
+
+def test_usage_that_is_not_numbers_counts_zero_tokens(tmp_path):
+    answer = _shaped(lambda b: b.update(usage={"prompt_tokens": "many", "completion_tokens": [1]}))
+    with ScriptedServer(lambda body, n: answer) as server:
+        llm = proposer(server.url, tmp_path)
+        [candidates] = llm.propose([request()])
+    assert len(candidates) == 1 and (llm.stats.prompt_tokens, llm.stats.completion_tokens) == (0, 0)
+
+
+def test_a_dripping_server_is_cut_off_by_the_whole_answer_deadline(tmp_path):
+    """One byte every 0.05 s never trips a gap timeout; the 0.5 s deadline for the whole answer
+    ends each try."""
+    with ScriptedServer(lambda body, n: reply(GOOD, delay=-0.05), lifetime=30) as server:
+        llm = proposer(server.url, tmp_path, timeout=0.5, retries=1)
+        began = time.monotonic()
+        [candidates] = llm.propose([request()])
+    assert candidates == [] and llm.stats.failures == 1 and "timed out" in llm.last_error
+    assert time.monotonic() - began < 5
+
+
+def test_retry_after_is_honoured(tmp_path):
+    def script(body, n):
+        if n == 0:
+            return 429, {"error": {"message": "slow down"}}, 0.0, {"Retry-After": "0.6"}
+        return reply(GOOD)
+    with ScriptedServer(script) as server:
+        llm = proposer(server.url, tmp_path, backoff=0.0)
+        began = time.monotonic()
+        [candidates] = llm.propose([request()])
+    assert len(candidates) == 1 and llm.stats.calls == 2
+    assert time.monotonic() - began >= 0.6   # the backoff alone would not wait at all
 
 
 def test_500s_then_success(tmp_path):
