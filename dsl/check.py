@@ -186,6 +186,10 @@ class _Resolver:
             key = format_expr(effect.target) if isinstance(effect, ast.Update) else (
                 f"remove {effect.var}" if isinstance(effect, ast.Remove)
                 else f"spawn {effect.kind} at {format_expr(effect.at)}")
+            if (isinstance(effect, ast.Update) and law.subject is not None
+                    and law.subject.kind == "player" and key.startswith(f"{law.subject.var}.")):
+                # `for each player p`: p is the player, so p.facing is player.facing.
+                key = "player." + key[len(law.subject.var) + 1:]
             if key in written:
                 raise self.error(f"writes {key} twice", effect, "each observable written once")
             written[key] = effect

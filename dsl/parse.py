@@ -22,6 +22,7 @@ MAX_SOURCE_CHARS = 1_000_000
 MAX_DEPTH = 60
 MAX_NUMBER = 10 ** 9
 MAX_NUMBER_CHARS = 32
+MAX_ITEMS = 1000   # laws and `let` definitions in one text: fitting 10,000 laws takes minutes a step
 
 _comments = threading.local()
 
@@ -66,6 +67,8 @@ def _parse(text: str) -> ast.Program:
         if isinstance(error.orig_exc, DslError):
             raise error.orig_exc from None
         raise
+    if len(laws) > MAX_ITEMS:
+        raise DslError(f"too many laws and definitions ({len(laws)}, at most {MAX_ITEMS})")
     return _attach_comments(laws, comments, text)
 
 

@@ -13,7 +13,11 @@ worker processes (`lawsmith.cli.main`, in-process, many cases per worker) and ea
 - `hang`: still running after `--timeout` seconds (SIGALRM in the worker; a worker that stops
   answering is killed and its case counted here too);
 - `memory`: MemoryError, or the worker died (the kernel's OOM killer, a fatal signal);
-- `loss`: a file the case said must survive a refused command changed or vanished.
+- `loss`: a file the case said must survive a refused command changed or vanished (for kills: the
+  resumed run left leftovers or ended elsewhere than the uninterrupted run; for two writers: both
+  wrote);
+- `accepted`: exit 0 where the input must be refused (a promise of the format not kept: a name
+  the law language cannot spell, `material(ahead) = none`, an observable written twice).
 
 A worker runs under an address-space limit (`--memory-gib`, 8), so an allocation bomb ends in a
 MemoryError instead of taking the machine. Categories and what each mutates:
@@ -57,9 +61,12 @@ import time
 import traceback
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CATEGORIES = ("header", "line", "model", "rules", "laws", "args", "output")
-SHARE = {"header": 0.2, "line": 0.15, "model": 0.2, "rules": 0.05, "laws": 0.05, "args": 0.25,
-         "output": 0.1}
+CATEGORIES = ("listed", "header", "line", "model", "rules", "laws", "args", "output", "disk",
+              "llm", "kills", "concurrent")
+SHARE = {"header": 0.2, "line": 0.14, "model": 0.2, "rules": 0.05, "laws": 0.05, "args": 0.2,
+         "output": 0.05, "disk": 0.04, "llm": 0.05, "kills": 0.015, "concurrent": 0.005}
+FIXED = ("listed",)   # generated in full whatever --cases says
+PARENT = ("kills", "concurrent")   # need processes of their own: run by the parent
 CLEAN = ("ok", "refused")
 
 # Hostile JSON values, as raw JSON text (some are not what json.dumps would write).
@@ -163,14 +170,16 @@ class Cases:
     """Writes each case's files under `folder/NNNN/` and collects the commands."""
 
     def __init__(self, folder: pathlib.Path, base: pathlib.Path):
-        self.folder, self.base, self.cases = folder, base, []
+        self.folder, self.base, self.cases, self.made = folder, base, [], 0
 
     def add(self, category: str, what: str, argv: list[str], files: dict[str, str | bytes],
-            copies: dict[str, str] = (), survive: tuple[str, ...] = ()) -> None:
+            copies: dict[str, str] = (), survive: tuple[str, ...] = (),
+            expect: str | None = None) -> None:
         """A case: `files` written (text or bytes) and `copies` (name -> base file or folder)
         copied into its folder, then `lawsmith argv` run there; `survive`: paths whose bytes
-        must be the same afterwards when the command does not succeed."""
-        number = len(self.cases)
+        must be the same afterwards when the command does not succeed; `expect="refused"`: the
+        command must fail (an exit 0 is a promise broken: outcome `accepted`)."""
+        number, self.made = self.made, self.made + 1
         where = self.folder / f"{number:04d}"
         where.mkdir(parents=True)
         for name, content in files.items():
@@ -187,7 +196,7 @@ class Cases:
             else:
                 shutil.copy(source, where / name)
         self.cases.append({"id": number, "category": category, "what": what, "argv": argv,
-                           "dir": str(where), "survive": list(survive)})
+                           "dir": str(where), "survive": list(survive), "expect": expect})
 
 
 def trace_lines(path: pathlib.Path) -> list[str]:
@@ -409,8 +418,8 @@ def output_cases(cases: Cases, rng: random.Random, count: int) -> None:
                                            "/sys/lawsmith-fuzz", "--steps", "3"], {}, ()),
         ("learn -o a read-only filesystem", ["learn", "toy.jsonl", "-o", "/sys/lawsmith-fuzz",
                                              "--rounds", "1"], {}, ()),
-        ("fmt --write a law file on a read-only filesystem", ["fmt", "--write",
-                                                             "/sys/kernel/lawsmith.law"], {}, ()),
+        ("check a laws file on a read-only filesystem that is not there",
+         ["check", "--schema", "toy.jsonl", "/sys/lawsmith.law"], {}, ()),
         ("fit DIR refits in place", ["fit", "toy-model", "toy.jsonl", "--steps", "3"], {}, ()),
     ]
     for i in range(count):
@@ -436,22 +445,268 @@ def _verb(rng: random.Random, world: str) -> list[str]:
 def _copies(argv: list[str], world: str) -> dict[str, str]:
     return {name: name for name in (f"{world}.law", f"{world}-model") if name in argv}
 
+def listed_cases(cases: Cases, rng: random.Random, count: int) -> None:
+    """Every case the hostile-input issue lists, one command each (the random categories cover
+    the rest of the space)."""
+    toy = trace_lines(cases.base / "toy.jsonl")
+    crafter = trace_lines(cases.base / "crafter.jsonl")
 
-GENERATORS = {"header": header_cases, "line": line_cases, "model": model_cases,
-              "rules": rules_cases, "laws": laws_cases, "args": args_cases,
-              "output": output_cases}
+    def header_case(what, change, lines=toy, verb=("trace", "info", "t.jsonl"), expect=None):
+        header = json.loads(lines[0])
+        text = change(header)
+        cases.add("listed", what, list(verb), {"t.jsonl": "\n".join([text, *lines[1:]]) + "\n"},
+                  copies={n: n for n in verb if n.endswith(".law")}, expect=expect)
+
+    def at(path, raw):
+        return lambda header: replaced(header, path, raw)
+
+    for field in ("kinds", "globals", "engine"):
+        for verb in (("trace", "info", "t.jsonl"), ("learn", "t.jsonl", "-o", "out", "--rounds",
+                                                     "1")):
+            header_case(f"header schema.{field} a list ({verb[0]})", at(("schema", field), "[]"),
+                        crafter, verb)
+    header_case("header schema.grid empty", at(("schema", "grid"), "{}"))
+    header_case("header schema.items are ints", at(("schema", "items", "berry"), "5"))
+    header_case("header schema.actions are ints", at(("schema", "actions"), "[0, 1, 2]"))
+    header_case("header schema.items.berry.min a string", at(("schema", "items", "berry", "min"),
+                                                           '"0"'))
+    header_case("header schema.items.berry.max Infinity", at(("schema", "items", "berry", "max"),
+                                                          "Infinity"))
+    header_case("header an item name with a space",
+                lambda h: renamed(h, ("schema", "items", "berry"), "ber ry"), expect="refused")
+    header_case("header a non-ASCII item name",
+                lambda h: renamed(h, ("schema", "items", "berry"), "b\u00e9rry"),
+                expect="refused")
+    header_case("header an item named like a keyword",
+                lambda h: renamed(h, ("schema", "items", "berry"), "when"), expect="refused")
+    header_case("header an unbounded float attribute (hunger without min/max)",
+                at(("schema", "kinds", "player", "hunger"), '{"type": "float"}'), crafter,
+                ("fit", "--laws", "crafter.law", "t.jsonl", "-o", "out", "--steps", "3"))
+    header_case("header a 5,000-digit integer", at(("schema", "grid", "width"), "9" * 5000))
+    header_case("header nested 100,000 deep", at(("schema", "kinds"), HOSTILE["nested 100000 deep"]))
+    copies_crafter = {"crafter.law": "crafter.law"}
+    for label, row in (("10^12", "1000000000000."), ("10^20", "100000000000000000000.")):
+        record = json.loads(crafter[3])
+        text = replaced(record, ("state", "grid", 0), json.dumps(row))
+        lines = crafter[:3] + [text] + crafter[4:]
+        cases.add("listed", f"a grid run length of {label}", ["score", "crafter-model", "t.jsonl"],
+                  {"t.jsonl": "\n".join(lines) + "\n"}, copies={"crafter-model": "crafter-model"})
+    record = json.loads(toy[2])
+    lines = toy[:2] + [replaced(record, ("action",), json.dumps("m" * 100_000_000))] + toy[3:]
+    cases.add("listed", "a 100 MB action name", ["trace", "info", "t.jsonl"],
+              {"t.jsonl": "\n".join(lines) + "\n"})
+    del lines
+    model_changes = [
+        ("manifest.json", ("schema",), "{}"), ("manifest.json", ("schema",), "[]"),
+        ("manifest.json", ("data",), '"x"'), ("manifest.json", ("learn", "rounds"), '"x"'),
+        ("manifest.json", ("learn", "rounds"), "[1, 2]"), ("params.json", ("spawn",), "5"),
+        ("params.json", ("uncertainty",), '{"p": 5}'),
+        ("manifest.json", (), HOSTILE["nested 100000 deep"]),
+    ]
+    folder = cases.base / "toy-model"
+    for name, path, raw in model_changes:
+        value = json.loads((folder / name).read_text())
+        if path and path[0] == "learn" and "learn" not in value:
+            value["learn"] = {"rounds": []}
+        text = replaced(value, path, raw) if path else raw
+        for verb in (["show", "m"], ["score", "m", "toy.jsonl"], ["fit", "m", "toy.jsonl",
+                                                                  "--steps", "3"],
+                     ["learn", "toy.jsonl", "-o", "m", "--resume", "--rounds", "1"]):
+            files = {f"m/{p.name}": p.read_bytes() for p in folder.iterdir() if p.is_file()}
+            files[f"m/{name}"] = text
+            cases.add("listed", f"{name} {_dotted(path) or 'whole'} = {raw[:12]} ({verb[0]})",
+                      verb, files, copies={"toy.jsonl": "toy.jsonl"})
+    copies = {"toy.jsonl": "toy.jsonl", "toy.law": "toy.law", "toy-model": "toy-model"}
+    fit = ["fit", "--laws", "toy.law", "toy.jsonl", "-o", "out", "--steps", "3"]
+    import torch
+    cuda = "ok" if torch.cuda.is_available() else "refused"
+    for extra in (["--lr", "nan"], ["--lr", "-1"], ["--seed", "-1"], ["--device", "cuda"],
+                  ["--device", "bogus"], ["--heldout", "0.999"], ["--steps", "-5"]):
+        cases.add("listed", f"fit {' '.join(extra)}", fit + extra, {}, copies=copies,
+                  expect=cuda if extra == ["--device", "cuda"] else "refused")
+    cases.add("listed", "fit --laws -o an existing model", fit[:5] + ["-o", "toy-model"], {},
+              copies=copies, survive=("toy-model/laws.law", "toy-model/params.json",
+                                      "toy-model/manifest.json"), expect="refused")
+    cases.add("listed", "learn -o an existing file", ["learn", "toy.jsonl", "-o", "keep.txt"],
+              {"keep.txt": "precious\n"}, copies=copies, survive=("keep.txt",),
+              expect="refused")
+    for label, text in BOMB_LAWS.items():
+        cases.add("listed", f"laws: {label} (learn --laws)",
+                  ["learn", "toy.jsonl", "--laws", "b.law", "-o", "out", "--rounds", "1"],
+                  {"b.law": text}, copies=copies)
+    count_bomb = BOMB_LAWS["nested count quantifiers"].replace("sheep", "cow")
+    cases.add("listed", "laws: four nested count quantifiers on Crafter (fit)",
+              ["fit", "--laws", "b.law", "crafter.jsonl", "-o", "out", "--steps", "3"],
+              {"b.law": count_bomb}, copies={"crafter.jsonl": "crafter.jsonl"})
+    cases.add("listed", "laws: material(ahead) = none", ["check", "--schema", "toy.jsonl", "b.law"],
+              {"b.law": "law x\n  when action == do\n  then material(ahead) = none\n"},
+              copies=copies, expect="refused")
+    cases.add("listed", "laws: one observable written twice through an alias",
+              ["check", "--schema", "toy.jsonl", "b.law"],
+              {"b.law": "law x\n  for each player p\n  when action == do\n"
+                        "  then p.facing = left\n       player.facing = right\n"},
+              copies=copies, expect="refused")
+    for name in ("not JSON", "content an int", "content a list", "message a string",
+                 "usage not numbers", "dripping", "retry-after"):
+        _llm_case(cases, "listed", name)
+
+
+def disk_cases(cases: Cases, rng: random.Random, count: int) -> None:
+    """Outputs written under a file-size limit (RLIMIT_FSIZE, what a full disk looks like to the
+    writer: EFBIG); what existed before must survive."""
+    copies = {"toy.jsonl": "toy.jsonl", "toy.law": "toy.law", "toy-model": "toy-model"}
+    model_files = tuple(f"toy-model/{n}" for n in ("laws.law", "params.json", "manifest.json"))
+    unformatted = "law   x\n when action==do\n then player.facing=left\n"
+    recipes = [
+        ("explore over an existing trace", ["explore", "--world", "toy", "--steps", "200", "-o",
+                                            "keep.jsonl"], {"keep.jsonl": "precious\n"},
+         ("keep.jsonl",)),
+        ("fit DIR (refit in place)", ["fit", "toy-model", "toy.jsonl", "--steps", "3"], {},
+         model_files),
+        ("learn --resume", ["learn", "toy.jsonl", "-o", "toy-model", "--resume", "--rounds", "2"],
+         {}, model_files),
+        ("fit --laws -o a new folder", ["fit", "--laws", "toy.law", "toy.jsonl", "-o", "new",
+                                        "--steps", "3"], {}, ()),
+        ("fmt a laws file", ["fmt", "u.law"], {"u.law": unformatted}, ("u.law",)),
+    ]
+    for i in range(count):
+        what, argv, files, survive = recipes[i % len(recipes)]
+        limit = rng.choice([0, 64, 4096, 20_000])
+        cases.add("disk", f"{what} (files limited to {limit} bytes)", argv, dict(files),
+                  copies=copies, survive=survive)
+        cases.cases[-1]["fsize"] = limit
+
+
+# Hostile chat-completion answers the worker's scripted server gives, by name.
+LLM_ANSWERS = ("not JSON", "content an int", "content a list", "message a string",
+               "usage not numbers", "dripping", "retry-after", "a 500 each time", "empty choices",
+               "a sympy bomb law", "a law of 100,000 characters", "a 400", "prose")
+
+
+def llm_cases(cases: Cases, rng: random.Random, count: int) -> None:
+    for i in range(count):
+        _llm_case(cases, "llm", LLM_ANSWERS[i % len(LLM_ANSWERS)])
+
+
+def _llm_case(cases: Cases, category: str, answer: str) -> None:
+    cases.add(category, f"LLM answer: {answer}",
+              ["learn", "toy.jsonl", "-o", "out", "--rounds", "1", "--proposer", "llm",
+               "--llm-base-url", "{llm}/" + answer.replace(" ", "_").replace(",", ""),
+               "--llm-model", "fake", "--llm-cache", "cache.sqlite", "--llm-timeout", "3",
+               "--llm-retries", "1"], {}, copies={"toy.jsonl": "toy.jsonl"})
+
+
+def kills_cases(cases: Cases, rng: random.Random, count: int) -> None:
+    """`learn` killed (os._exit, no clean-up) right at its Nth rename or after a random delay,
+    then `learn --resume`: the folder must load, hold no leftovers, and end as the
+    uninterrupted run's."""
+    for i in range(count):
+        point = ("rename", 1 + i % 12) if i % 3 else ("seconds", round(rng.uniform(2.5, 9), 2))
+        cases.add("kills", f"learn killed at {point[0]} {point[1]}, then --resume",
+                  ["learn", "toy.jsonl", "-o", "m", "--rounds", "3"], {},
+                  copies={"toy.jsonl": "toy.jsonl"})
+        cases.cases[-1]["kill"] = point
+
+
+def concurrent_cases(cases: Cases, rng: random.Random, count: int) -> None:
+    """Two `learn` runs into one folder at once: one must be refused (exit 2) or both succeed
+    one after the other; never both exit 0 having written over each other unseen."""
+    for i in range(count):
+        cases.add("concurrent", "two learn runs into one folder at once",
+                  ["learn", "toy.jsonl", "-o", "m", "--rounds", "2"], {},
+                  copies={"toy.jsonl": "toy.jsonl"})
+
+
+
+GENERATORS = {"listed": listed_cases, "header": header_cases, "line": line_cases,
+              "model": model_cases, "rules": rules_cases, "laws": laws_cases, "args": args_cases,
+              "output": output_cases, "disk": disk_cases, "llm": llm_cases,
+              "kills": kills_cases, "concurrent": concurrent_cases}
 
 
 # --- running --------------------------------------------------------------------------------
+
+GOOD_LAW = ('law pick "Doing at a bush gives a berry."\n  when action == do and material(ahead) '
+            '== bush\n  then player.inventory.berry += 1\n')
+
+
+def llm_server():
+    """A chat-completions endpoint on 127.0.0.1 answering by the first part of the path (one of
+    LLM_ANSWERS, spaces as _): its base URL, e.g. http://127.0.0.1:PORT."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    def body(content=GOOD_LAW, change=None):
+        answer = {"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
+                  "choices": [{"index": 0, "finish_reason": "stop",
+                               "message": {"role": "assistant", "content": content}}],
+                  "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+        if change:
+            change(answer)
+        return json.dumps(answer).encode()
+
+    bomb = BOMB_LAWS["product of 20 two-term sums"]
+    answers = {
+        "not_JSON": (200, b"{not json", {}),
+        "content_an_int": (200, body(change=lambda a: a["choices"][0]["message"].update(
+            content=5)), {}),
+        "content_a_list": (200, body(change=lambda a: a["choices"][0]["message"].update(
+            content=["law", 1])), {}),
+        "message_a_string": (200, body(change=lambda a: a["choices"][0].update(message="x")), {}),
+        "usage_not_numbers": (200, body(change=lambda a: a.update(
+            usage={"prompt_tokens": "many", "completion_tokens": [1]})), {}),
+        "dripping": (200, body(), {}),
+        "retry-after": (429, b'{"error": {"message": "later"}}', {"Retry-After": "100000"}),
+        "a_500_each_time": (500, b'{"error": {"message": "down"}}', {}),
+        "empty_choices": (200, body(change=lambda a: a.update(choices=[])), {}),
+        "a_sympy_bomb_law": (200, body(bomb), {}),
+        "a_law_of_100000_characters": (200, body("law " + "x" * 100_000 + "\n  when action == "
+                                                 "do\n  then player.facing = left\n"), {}),
+        "a_400": (400, b'{"error": {"message": "bad"}}', {}),
+        "prose": (200, body("Sure! The berry comes from the bush."), {}),
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+            name = self.path.strip("/").split("/")[0]
+            status, data, headers = answers.get(name, (404, b"{}", {}))
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                if name == "dripping":   # one byte every 0.1 s: no gap timeout ever trips
+                    for byte in data[:200]:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                else:
+                    self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
 
 class Hang(BaseException):
     """Raised by SIGALRM inside a case (BaseException: `except Exception` must not eat it)."""
 
 
-def run_case(case: dict, timeout: float) -> dict:
+def run_case(case: dict, timeout: float, llm: str = "") -> dict:
     """Run one case in this process; its outcome and the last line of any exception."""
     from lawsmith.cli import main
     before = {name: _digest(pathlib.Path(case["dir"]) / name) for name in case["survive"]}
+    argv = [a.replace("{llm}", llm) for a in case["argv"]]
+    fsize = case.get("fsize")
     out, err = io.StringIO(), io.StringIO()
     outcome, detail, began = None, "", time.perf_counter()
 
@@ -461,10 +716,14 @@ def run_case(case: dict, timeout: float) -> dict:
     previous = signal.signal(signal.SIGALRM, alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     cwd = os.getcwd()
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
     try:
         os.chdir(case["dir"])
+        if fsize is not None:   # a full disk, as the writer sees it: EFBIG, not SIGXFSZ
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, limits[1]))
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(case["argv"])
+            code = main(argv)
     except SystemExit as exit_:   # argparse: bad usage
         code = exit_.code if isinstance(exit_.code, int) else 2
     except Hang:
@@ -476,6 +735,7 @@ def run_case(case: dict, timeout: float) -> dict:
         place = f"{pathlib.Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
         outcome, detail = "traceback", f"{type(error).__name__}: {str(error)[:160]} ({place})"
     finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         os.chdir(cwd)
@@ -484,6 +744,8 @@ def run_case(case: dict, timeout: float) -> dict:
         detail = err.getvalue().strip().splitlines()[-1][:200] if err.getvalue().strip() else ""
         if outcome == "refused" and "Traceback" in err.getvalue():
             outcome = "traceback"
+        if outcome == "ok" and case.get("expect") == "refused":
+            outcome, detail = "accepted", "exit 0: this input must be refused"
         if code != 0:
             after = {name: _digest(pathlib.Path(case["dir"]) / name) for name in case["survive"]}
             lost = [name for name in before if before[name] != after[name]]
@@ -506,14 +768,17 @@ def worker(cases_file: str, results_file: str, timeout: float, memory_gib: float
     import torch
     torch.set_num_threads(1)
     cases = json.loads(pathlib.Path(cases_file).read_text())
-    done = {json.loads(line)["id"] for line in pathlib.Path(results_file).read_text().splitlines()}
+    done = {record["id"] for record in map(json.loads,
+                                           pathlib.Path(results_file).read_text().splitlines())
+            if "outcome" in record}
+    llm = llm_server()
     with open(results_file, "a") as results:
         for case in cases:
             if case["id"] in done:
                 continue
             results.write(json.dumps({"id": case["id"], "started": True}) + "\n")
             results.flush()
-            results.write(json.dumps(run_case(case, timeout)) + "\n")
+            results.write(json.dumps(run_case(case, timeout, llm)) + "\n")
             results.flush()
 
 
@@ -575,8 +840,91 @@ def run_all(cases: list[dict], jobs: int, timeout: float, memory_gib: float,
             for case in cases]
 
 
+# --- cases that need processes of their own -------------------------------------------------
+
+KILL_AT_RENAME = """
+import os, sys
+real, count = os.rename, [0]
+def rename(*args, **kwargs):
+    count[0] += 1
+    if count[0] == {n}:
+        os._exit(9)   # a kill right here: no finally, no clean-up
+    return real(*args, **kwargs)
+os.rename = rename
+from lawsmith.cli import main
+sys.exit(main({argv!r}))
+"""
+
+
+def lawsmith_process(argv: list[str], cwd: str, timeout: float, kill_at: int | None = None):
+    program = ([sys.executable, "-c", KILL_AT_RENAME.format(n=kill_at, argv=argv)]
+               if kill_at is not None else [sys.executable, "-m", "lawsmith", *argv])
+    return subprocess.Popen(program, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def run_parent_case(case: dict, timeout: float, reference: pathlib.Path) -> dict:
+    """A kills or concurrent case (see kills_cases, concurrent_cases)."""
+    began, where = time.perf_counter(), case["dir"]
+    argv = case["argv"]
+    if case["category"] == "concurrent":
+        first, second = (lawsmith_process(argv, where, timeout) for _ in range(2))
+        outputs = [p.communicate(timeout=timeout * 4) for p in (first, second)]
+        codes = sorted(p.returncode for p in (first, second))
+        errors = "".join(err for _, err in outputs)
+        if "Traceback" in errors:
+            outcome, detail = "traceback", errors.strip().splitlines()[-1][:200]
+        elif codes == [0, 2] and "another lawsmith process" in errors:
+            outcome, detail = "refused", "the second run was refused: " + errors.strip()[-120:]
+        elif codes == [0, 2]:
+            outcome, detail = "refused", errors.strip().splitlines()[-1][:200]
+        else:
+            outcome, detail = "loss", f"exit codes {codes}: both wrote the folder"
+        return {"id": case["id"], "outcome": outcome, "detail": detail,
+                "seconds": round(time.perf_counter() - began, 2)}
+    kind, value = case["kill"]
+    process = lawsmith_process(argv, where, timeout, value if kind == "rename" else None)
+    try:
+        process.communicate(timeout=value if kind == "seconds" else timeout * 4)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+    resumed = subprocess.run([sys.executable, "-m", "lawsmith", *argv, "--resume"], cwd=where,
+                             capture_output=True, text=True, timeout=timeout * 4)
+    folder = pathlib.Path(where) / "m"
+    leftovers = sorted(p.name for p in pathlib.Path(where).glob(".m.*-*"))
+    leftovers += sorted(p.name for p in folder.glob(".*.tmp")) if folder.is_dir() else []
+    if "Traceback" in resumed.stderr:
+        outcome, detail = "traceback", resumed.stderr.strip().splitlines()[-1][:200]
+    elif resumed.returncode != 0:
+        outcome, detail = "loss", f"--resume failed: {resumed.stderr.strip()[-200:]}"
+    elif leftovers:
+        outcome, detail = "loss", f"left behind: {', '.join(leftovers)}"
+    elif any((folder / n).read_bytes() != (reference / n).read_bytes()
+             for n in ("laws.law", "params.json")):
+        outcome, detail = "loss", "resumed to a different model than the uninterrupted run"
+    else:
+        outcome, detail = "ok", f"killed (exit {process.returncode}), resumed to the same model"
+    return {"id": case["id"], "outcome": outcome, "detail": detail,
+            "seconds": round(time.perf_counter() - began, 2)}
+
+
+def run_parents(cases: list[dict], jobs: int, timeout: float, base: pathlib.Path) -> list[dict]:
+    from concurrent.futures import ThreadPoolExecutor
+    if not cases:
+        return []
+    reference = base / "learned-ref"
+    if not reference.exists():   # the uninterrupted run the killed ones must end as
+        subprocess.run([sys.executable, "-m", "lawsmith", "learn", "toy.jsonl", "-o",
+                        "learned-ref", "--rounds", "3"], cwd=base, check=True,
+                       capture_output=True)
+    with ThreadPoolExecutor(jobs) as pool:
+        results = list(pool.map(lambda c: run_parent_case(c, timeout, reference), cases))
+    return [{**case, **result} for case, result in zip(cases, results)]
+
+
 def table(results: list[dict]) -> str:
-    outcomes = ("ok", "refused", "traceback", "hang", "memory", "loss")
+    outcomes = ("ok", "refused", "traceback", "hang", "memory", "loss", "accepted")
     counts = collections.defaultdict(collections.Counter)
     for r in results:
         counts[r["category"]][r["outcome"]] += 1
@@ -617,11 +965,20 @@ def main() -> int:
         make_base(base)
         cases = Cases(scratch / "cases", base)
         rng = random.Random(args.seed)
-        total = sum(SHARE[c] for c in chosen)
         for category in chosen:
-            GENERATORS[category](cases, rng, max(1, round(args.cases * SHARE[category] / total)))
+            if category in FIXED:
+                GENERATORS[category](cases, rng, 0)
+        rest = max(args.cases - len(cases.cases), 0)
+        total = sum(SHARE[c] for c in chosen if c not in FIXED)
+        for category in chosen:
+            if category not in FIXED:
+                GENERATORS[category](cases, rng, max(1, round(rest * SHARE[category] / total)))
         print(f"{len(cases.cases)} cases; running with {args.jobs} workers", flush=True)
-        results = run_all(cases.cases, args.jobs, args.timeout, args.memory_gib, scratch)
+        inside = [c for c in cases.cases if c["category"] not in PARENT]
+        results = run_all(inside, args.jobs, args.timeout, args.memory_gib, scratch)
+        results += run_parents([c for c in cases.cases if c["category"] in PARENT], args.jobs,
+                               args.timeout, base)
+        results.sort(key=lambda r: r["id"])
     text = (f"# experiments/fuzz_inputs.py: {len(results)} hostile runs against the CLI\n\n"
             f"Made by `{made['command']}` at commit {made['commit']}; "
             f"{time.perf_counter() - began:.0f} s on {args.jobs} workers, timeout "

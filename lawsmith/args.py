@@ -7,17 +7,26 @@ import argparse
 import math
 
 
+# The largest count a command takes (steps, rounds, transitions, rollouts): beyond it a run
+# would not end in any useful time, so it is refused as a typo rather than started.
+MAX_COUNT = 10_000_000
+# The largest seed or index (what numpy and torch generators take).
+MAX_INDEX = 2 ** 31 - 1
+
+
 def positive_int(text: str) -> int:
     value = _int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not 0 < value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"expected a positive integer up to {MAX_COUNT:,}, "
+                                         f"got {text[:40]!r}")
     return value
 
 
 def nonnegative_int(text: str) -> int:
     value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    if not 0 <= value <= MAX_INDEX:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {MAX_INDEX:,}, got "
+                                         f"{text[:40]!r}")
     return value
 
 

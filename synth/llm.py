@@ -383,7 +383,8 @@ class LLMProposer:
                 code = status_error.status_code
                 if code < 500 and code not in (408, 429):
                     raise _Refused(f"HTTP {code}: {_short(status_error)}") from None
-                error, wait = status_error, _retry_after(status_error)
+                # A server asking for a longer wait than an answer may take is not waited for.
+                error, wait = status_error, min(_retry_after(status_error), self.timeout)
             except (openai.APIConnectionError, _Deadline) as connection_error:
                 error = connection_error
             except (ValueError, TypeError, AttributeError, KeyError) as bad:

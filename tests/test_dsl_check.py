@@ -51,6 +51,7 @@ def _errors(text: str, schema) -> list[str]:
     ("law a for each cow c then c.pos = choose m {a: c.pos, a: c.pos}", "repeats a label"),
     ("law a for each cow c then c.pos = choose m {a: c.pos} ~ dirichlet(1, 1)", "has 1 outcomes"),
     ("law a then player.inventory.wood = 1 player.inventory.wood += 2", "twice"),
+    ("law a for each player p then p.facing = left player.facing = right", "twice"),
     ("law a then remove player", "own object"),
     ("law a then spawn player at ahead", "cannot spawn a player"),
     ("law a then player.pos.x = 1", "cannot write"),
