@@ -720,7 +720,8 @@ def _combine(op: str, old, value, field: ir.FieldTarget | None):
         new = torch.as_tensor(new, device=old.device)
         if field.type == ir.FLOAT:
             new = new.to(torch.float64)
-        new = new.clamp(min=field.low, max=field.high)
+        if field.low is not None or field.high is not None:   # an unbounded number is not capped
+            new = new.clamp(min=field.low, max=field.high)
     return new
 
 

@@ -10,6 +10,7 @@ starting with a digit, not one of its keywords), numbers finite and within +-MAX
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Union
 
 import pydantic
@@ -89,6 +90,28 @@ class Schema(_Spec):
     engine: Names = {}
 
 
+class Header(_Spec):
+    """A trace header's fields other than the schema (docs/trace-format.md)."""
+    format: str
+    version: int
+    world: Annotated[str, StringConstraints(max_length=MAX_NAME_LENGTH)]
+    config: dict[str, Any] | None = None
+    rules: dict[str, Any] | None = None
+    recorder: dict[str, Union[int, float, str, bool, None]] | None = None
+
+
+def validate_header(header: dict) -> None:
+    """Raise TraceError (with the field) unless the header's own fields have their types; the
+    schema is checked by `validate_schema`."""
+    try:
+        Header.model_validate({k: v for k, v in header.items() if k != "schema"})
+    except pydantic.ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        raise TraceError(_message(first), field=located(first["loc"])) from None
+    except RecursionError:
+        raise TraceError("nested too deeply") from None
+
+
 def _check_order(low, high) -> None:
     if low is not None and high is not None and low > high:
         raise ValueError(f"min {low} is above max {high}")
@@ -102,11 +125,23 @@ def validate_schema(schema: Any) -> None:
         Schema.model_validate(schema)
     except pydantic.ValidationError as error:
         first = error.errors(include_url=False)[0]
-        field = ".".join(["schema", *(str(part) for part in first["loc"])])
-        raise TraceError(_message(first), field=field) from None
+        raise TraceError(_message(first), field=located(first["loc"], "schema")) from None
     except RecursionError:
         raise TraceError("nested too deeply", field="schema") from None
     _check_meaning(schema)
+
+
+# What pydantic puts in an error's location besides the keys: the member of a union it tried.
+_TAGS = re.compile(r"^(int|float|str|bool|none|list\[.*\]|dict\[.*\]|literal\[.*\]|"
+                   r"function-\w+\[.*\]|constrained-\w+|[A-Z]\w*)$")
+
+
+def located(loc: tuple, prefix: str | None = None) -> str:
+    """A pydantic error location as a field path (`schema.kinds.cow.health.min`), without the
+    union members pydantic names in it; a dict key's own error is said at the key."""
+    parts = [str(part) for part in loc if not (isinstance(part, str) and _TAGS.match(part))]
+    parts = [part for part in parts if part != "[key]"]
+    return ".".join(([prefix] if prefix else []) + parts)
 
 
 def _message(error: dict) -> str:

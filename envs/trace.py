@@ -28,7 +28,7 @@ import zlib
 from typing import Any, Iterator
 
 from lawsmith.envs.errors import TraceError
-from lawsmith.envs.schema import validate_schema
+from lawsmith.envs.schema import validate_header, validate_schema
 from lawsmith.envs.state import decode_state, encode_state, validate_state
 
 TRACE_FORMAT = "lawsmith-trace"
@@ -189,6 +189,10 @@ def _check_header(header: Any, path: str, formats: tuple[str, ...]) -> dict:
                          f"{VERSION})", path=path, line=1, field="version")
     if not isinstance(header.get("world"), str):
         raise TraceError("expected the world's name", path=path, line=1, field="world")
+    try:
+        validate_header(header)
+    except TraceError as error:
+        raise error.located(path=path, line=1) from None
     if "schema" not in header:
         from lawsmith.envs.worlds import default_schema
         try:

@@ -113,6 +113,8 @@ def make_base(folder: pathlib.Path) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["explore", "--world", "toy", "--steps", "60", "--seed", "1", "-o",
                      str(folder / "toy.jsonl")]) == 0
+        assert main(["explore", "--world", "toy", "--steps", "3", "--seed", "1", "-o",
+                     str(folder / "tiny.jsonl")]) == 0
         assert main(["explore", "--world", "crafter", "--steps", "30", "--seed", "1", "-o",
                      str(folder / "crafter.jsonl")]) == 0
         assert main(["fit", "--laws", str(ROOT / "examples/toy.law"), str(folder / "toy.jsonl"),
@@ -521,9 +523,12 @@ def listed_cases(cases: Cases, rng: random.Random, count: int) -> None:
     import torch
     cuda = "ok" if torch.cuda.is_available() else "refused"
     for extra in (["--lr", "nan"], ["--lr", "-1"], ["--seed", "-1"], ["--device", "cuda"],
-                  ["--device", "bogus"], ["--heldout", "0.999"], ["--steps", "-5"]):
+                  ["--device", "bogus"], ["--steps", "-5"]):
         cases.add("listed", f"fit {' '.join(extra)}", fit + extra, {}, copies=copies,
                   expect=cuda if extra == ["--device", "cuda"] else "refused")
+    cases.add("listed", "fit --heldout 0.9 leaving 1 of 3 transitions",
+              ["fit", "--laws", "toy.law", "tiny.jsonl", "-o", "out", "--heldout", "0.9"], {},
+              copies={"tiny.jsonl": "tiny.jsonl", "toy.law": "toy.law"}, expect="refused")
     cases.add("listed", "fit --laws -o an existing model", fit[:5] + ["-o", "toy-model"], {},
               copies=copies, survive=("toy-model/laws.law", "toy-model/params.json",
                                       "toy-model/manifest.json"), expect="refused")

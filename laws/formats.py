@@ -15,12 +15,11 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from lawsmith.envs.errors import TraceError
-from lawsmith.envs.schema import MAX_MAGNITUDE, validate_schema
+from lawsmith.envs.schema import MAX_MAGNITUDE, located, validate_schema
 from lawsmith.laws.errors import ModelError
 
 MODEL_FORMAT, MODEL_VERSION = "lawsmith-model", 1
-Finite = Annotated[Union[int, float], Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE,
-                                            le=MAX_MAGNITUDE)]
+Finite = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
 Vector = Union[Finite, list[Finite]]
 Plain = Union[int, float, bool, str, None, list[Any]]   # a spawned attribute's typical value
 
@@ -68,6 +67,21 @@ class Learn(_File):
     rounds: list[Round] = []
     proposer: str | None = None
     fruitless: list[str] = []
+    heldout_nll: Finite | None = None
+    train_transitions: Annotated[int, Field(ge=0)] | None = None
+    heldout_transitions: Annotated[int, Field(ge=0)] | None = None
+
+
+class Fit(_File):
+    transitions: Annotated[int, Field(ge=0)] | None = None
+    heldout_transitions: Annotated[int, Field(ge=0)] | None = None
+    train_nll: Finite | None = None
+    heldout_nll: Finite | None = None
+    seconds: Finite | None = None
+    steps: Annotated[int, Field(ge=0)] | None = None
+    device: str | None = None
+    posterior: bool | None = None
+    pruned: list[str] = []
 
 
 class Provenance(_File):
@@ -81,7 +95,7 @@ class Manifest(_File):
     world: str | None = None
     data: Data | None = None
     learn: Learn | None = None
-    fit: dict[str, Any] | None = None
+    fit: Fit | None = None
     start: dict[str, Any] | None = None
     provenance: Provenance | None = None
 
@@ -116,7 +130,7 @@ def _validate(declared: type[BaseModel], value: dict, path: str) -> None:
         declared.model_validate(value)
     except pydantic.ValidationError as error:
         first = error.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
+        field = located(first["loc"]) or None
         shown = first.get("input")
         shown = type(shown).__name__ if isinstance(shown, (dict, list)) else repr(shown)[:80]
         raise ModelError(f"{first['msg']} (got {shown})", path=path, field=field) from None

@@ -134,6 +134,9 @@ def run_fit(args: argparse.Namespace) -> int:
         transitions, episodes, schema = _transitions(trace, model.schema)
     parts = split(transitions, args.heldout, args.seed, episodes)
     train, test = parts.train, parts.test
+    if len(train) < 2:
+        raise UsageError(f"--heldout {args.heldout} leaves {len(train)} of {len(transitions)} "
+                         "transitions to fit on; at least 2 are needed")
     config = FitConfig(steps=args.steps, learning_rate=args.lr, seed=args.seed,
                        device=args.device, posterior=args.posterior)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
