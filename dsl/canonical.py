@@ -19,6 +19,10 @@ from lawsmith.dsl import ast
 from lawsmith.dsl.printer import format_expr
 
 MAX_LOGIC_ATOMS = 8
+# Expanding (a+b)(c+d)... multiplies terms: 20 such factors would be 2^20 terms and minutes of
+# sympy. Past this many terms an expression keeps its factored form (still canonical for the
+# same text, less so across rewritings).
+MAX_EXPANDED_TERMS = 2000
 
 
 def canonical_key(law: ast.Law) -> tuple:
@@ -150,7 +154,7 @@ def _comparison(expr: ast.Binary) -> sympy.Basic:
         return atom if op == "==" else sympy.Not(atom)
     if op in ("<", "<="):
         left, right, op = right, left, {"<": ">", "<=": ">="}[op]
-    difference = sympy.expand(left - right)
+    difference = _expand(left - right)
     if op in ("==", "!=") and difference.is_number:
         return sympy.true if (difference == 0) == (op == "==") else sympy.false
     if op in ("==", "!="):
@@ -225,9 +229,29 @@ def _new_value(target: str, op: str, value: ast.Expr) -> str:
         return _value_text(value) if op == "=" else f"{target} {op} {_value_text(value)}"
     old = sympy.Symbol(target)
     new = number if op == "=" else old + number if op == "+=" else old - number
-    return str(sympy.expand(new))
+    return str(_expand(new))
 
 
 def _value_text(value: ast.Expr) -> str:
     number = _arith(value)
-    return str(sympy.expand(number)) if number is not None else format_expr(value)
+    return str(_expand(number)) if number is not None else format_expr(value)
+
+
+def _expand(expr: sympy.Basic) -> sympy.Basic:
+    """sympy.expand, unless the expansion would exceed MAX_EXPANDED_TERMS terms."""
+    return sympy.expand(expr) if _terms(expr) <= MAX_EXPANDED_TERMS else expr
+
+
+def _terms(expr: sympy.Basic) -> int:
+    """An upper bound on the number of terms `expr` expands to (capped past the limit)."""
+    if expr.is_Add:
+        return min(sum(_terms(a) for a in expr.args), MAX_EXPANDED_TERMS + 1)
+    if expr.is_Mul:
+        total = 1
+        for factor in expr.args:
+            total = min(total * _terms(factor), MAX_EXPANDED_TERMS + 1)
+        return total
+    if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
+        base = _terms(expr.base)
+        return 1 if base == 1 else min(base ** min(int(expr.exp), 64), MAX_EXPANDED_TERMS + 1)
+    return 1

@@ -83,6 +83,15 @@ HOSTILE_ARGS = ["nan", "-1", "0", "inf", "-inf", "1e400", "abc", "", "9999999999
                 "cuda", "cuda:7", "bogus", "0.0", "1.5", "-0", "/nonexistent/dir/x"]
 # Grid rows that decode to far more than a row: run lengths of 10^12 and 10^20 and 5,000 digits.
 HOSTILE_ROWS = ["1000000000000.", "100000000000000000000.", "9" * 5000 + "."]
+# Distinct counts two by two: expanding the product would make 2^20 terms.
+_ITEMS = ["wood", "stone", "coal", "iron", "diamond", "sapling", "food", "drink", "energy",
+          "health", "wood_pickaxe", "stone_pickaxe", "iron_pickaxe", "wood_sword", "stone_sword",
+          "iron_sword"]
+CRAFTER_BOMBS = {
+    "product of 20 two-term sums of distinct counts": "law bomb\n  when " + " * ".join(
+        f"(player.inventory.{_ITEMS[i % 16]} + player.inventory.{_ITEMS[(i * 5 + 3) % 16]})"
+        for i in range(20)) + " > 0\n  then player.facing = left\n",
+}
 BOMB_LAWS = {
     "product of 20 two-term sums": "law bomb\n  when " + " * ".join(
         f"(player.inventory.berry + {i})" for i in range(20)) + " > 0\n  then player.facing = left\n",
@@ -539,6 +548,11 @@ def listed_cases(cases: Cases, rng: random.Random, count: int) -> None:
         cases.add("listed", f"laws: {label} (learn --laws)",
                   ["learn", "toy.jsonl", "--laws", "b.law", "-o", "out", "--rounds", "1"],
                   {"b.law": text}, copies=copies)
+    for label, text in CRAFTER_BOMBS.items():
+        for verb in (["learn", "crafter.jsonl", "--laws", "b.law", "-o", "out", "--rounds", "1"],
+                     ["fit", "--laws", "b.law", "crafter.jsonl", "-o", "out", "--steps", "3"]):
+            cases.add("listed", f"laws: {label} ({verb[0]})", verb, {"b.law": text},
+                      copies={"crafter.jsonl": "crafter.jsonl"})
     count_bomb = BOMB_LAWS["nested count quantifiers"].replace("sheep", "cow")
     cases.add("listed", "laws: four nested count quantifiers on Crafter (fit)",
               ["fit", "--laws", "b.law", "crafter.jsonl", "-o", "out", "--steps", "3"],
