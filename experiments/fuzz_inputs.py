@@ -615,16 +615,36 @@ def _llm_case(cases: Cases, category: str, answer: str) -> None:
                "--llm-retries", "1"], {}, copies={"toy.jsonl": "toy.jsonl"})
 
 
+KILL_RECIPES = [
+    # (what, command, files, copies, targets, resume): after the kill, `resume` runs the command
+    # again with --resume and the targets must equal the uninterrupted run's; without it each
+    # target must be as it was before or as the uninterrupted run left it.
+    ("learn", ["learn", "toy.jsonl", "-o", "m", "--rounds", "3"], {}, {"toy.jsonl": "toy.jsonl"},
+     ("m/laws.law", "m/params.json"), True),
+    ("fit DIR (refit in place)", ["fit", "toy-model", "toy.jsonl", "--steps", "20"], {},
+     {"toy.jsonl": "toy.jsonl", "toy-model": "toy-model"},
+     ("toy-model/laws.law", "toy-model/params.json"), False),
+    ("explore over an existing trace", ["explore", "--world", "toy", "--steps", "300", "-o",
+                                        "t.jsonl"], {}, {"t.jsonl": "toy.jsonl"}, ("t.jsonl",),
+     False),
+    ("fmt", ["fmt", "u.law"], {"u.law": "law   x\n when action==do\n then player.facing=left\n"},
+     {}, ("u.law",), False),
+]
+
+
 def kills_cases(cases: Cases, rng: random.Random, count: int) -> None:
-    """`learn` killed (os._exit, no clean-up) right at its Nth rename or after a random delay,
-    then `learn --resume`: the folder must load, hold no leftovers, and end as the
-    uninterrupted run's."""
+    """A command killed (os._exit: no clean-up, no finally) right at its Nth rename or after a
+    random delay; then `learn --resume` must end as the uninterrupted run, and for the others
+    every output must be whole: as before, or as the uninterrupted run left it. Either way no
+    leftovers (temporary files and folders)."""
     for i in range(count):
-        point = ("rename", 1 + i % 12) if i % 3 else ("seconds", round(rng.uniform(2.5, 9), 2))
-        cases.add("kills", f"learn killed at {point[0]} {point[1]}, then --resume",
-                  ["learn", "toy.jsonl", "-o", "m", "--rounds", "3"], {},
-                  copies={"toy.jsonl": "toy.jsonl"})
-        cases.cases[-1]["kill"] = point
+        what, argv, files, copies, targets, resume = KILL_RECIPES[i % len(KILL_RECIPES)]
+        round_ = i // len(KILL_RECIPES)
+        point = (("rename", 1 + round_ % 8) if round_ % 3 != 2
+                 else ("seconds", round(rng.uniform(2.2, 6), 2)))
+        cases.add("kills", f"{what} killed at {point[0]} {point[1]}"
+                  + (", then --resume" if resume else ""), argv, dict(files), copies=copies)
+        cases.cases[-1].update(kill=point, targets=list(targets), resume=resume)
 
 
 def concurrent_cases(cases: Cases, rng: random.Random, count: int) -> None:
@@ -882,7 +902,7 @@ def lawsmith_process(argv: list[str], cwd: str, timeout: float, kill_at: int | N
                             text=True)
 
 
-def run_parent_case(case: dict, timeout: float, reference: pathlib.Path) -> dict:
+def run_parent_case(case: dict, timeout: float) -> dict:
     """A kills or concurrent case (see kills_cases, concurrent_cases)."""
     began, where = time.perf_counter(), case["dir"]
     argv = case["argv"]
@@ -902,28 +922,48 @@ def run_parent_case(case: dict, timeout: float, reference: pathlib.Path) -> dict
         return {"id": case["id"], "outcome": outcome, "detail": detail,
                 "seconds": round(time.perf_counter() - began, 2)}
     kind, value = case["kill"]
+    case_dir = pathlib.Path(where)
+    reference_dir = case_dir.with_name(case_dir.name + ".reference")
+    shutil.copytree(case_dir, reference_dir)   # the same command, not interrupted
+    subprocess.run([sys.executable, "-m", "lawsmith", *argv], cwd=reference_dir,
+                   capture_output=True, timeout=timeout * 4)
+    before = {n: _digest(case_dir / n) for n in case["targets"]}
+    reference = {n: _digest(reference_dir / n) for n in case["targets"]}
     process = lawsmith_process(argv, where, timeout, value if kind == "rename" else None)
     try:
         process.communicate(timeout=value if kind == "seconds" else timeout * 4)
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-    resumed = subprocess.run([sys.executable, "-m", "lawsmith", *argv, "--resume"], cwd=where,
-                             capture_output=True, text=True, timeout=timeout * 4)
-    folder = pathlib.Path(where) / "m"
-    leftovers = sorted(p.name for p in pathlib.Path(where).glob(".m.*-*"))
-    leftovers += sorted(p.name for p in folder.glob(".*.tmp")) if folder.is_dir() else []
-    if "Traceback" in resumed.stderr:
-        outcome, detail = "traceback", resumed.stderr.strip().splitlines()[-1][:200]
-    elif resumed.returncode != 0:
-        outcome, detail = "loss", f"--resume failed: {resumed.stderr.strip()[-200:]}"
+    stderr = ""
+    if case["resume"]:
+        resumed = subprocess.run([sys.executable, "-m", "lawsmith", *argv, "--resume"],
+                                 cwd=where, capture_output=True, text=True, timeout=timeout * 4)
+        stderr = resumed.stderr if resumed.returncode else ""
+    else:   # any later command that loads the folder finishes an interrupted swap
+        checked = subprocess.run([sys.executable, "-m", "lawsmith", "show", case["targets"][0]
+                                  .split("/")[0]], cwd=where, capture_output=True, text=True,
+                                 timeout=timeout * 4) if case["targets"][0].endswith(
+                                     ("laws.law", "params.json")) else None
+        stderr = checked.stderr if checked is not None and checked.returncode else ""
+    after = {n: _digest(case_dir / n) for n in case["targets"]}
+    leftovers = sorted(str(p.relative_to(case_dir)) for p in case_dir.rglob(".*")
+                       if not p.name.endswith(".lock") and p.name != ".keep")
+    if "Traceback" in stderr:
+        outcome, detail = "traceback", stderr.strip().splitlines()[-1][:200]
+    elif stderr:
+        outcome, detail = "loss", f"after the kill: {stderr.strip()[-200:]}"
     elif leftovers:
         outcome, detail = "loss", f"left behind: {', '.join(leftovers)}"
-    elif any((folder / n).read_bytes() != (reference / n).read_bytes()
-             for n in ("laws.law", "params.json")):
+    elif case["resume"] and after != reference:
         outcome, detail = "loss", "resumed to a different model than the uninterrupted run"
+    elif not case["resume"] and after not in (before, reference):
+        changed = [n for n in after if after[n] not in (before[n], reference[n])]
+        outcome, detail = "loss", f"neither the old nor the new: {', '.join(changed)}"
     else:
-        outcome, detail = "ok", f"killed (exit {process.returncode}), resumed to the same model"
+        outcome, detail = "ok", (f"killed (exit {process.returncode}); "
+                                 + ("resumed to the same model" if case["resume"] else
+                                    "old" if after == before else "new") )
     return {"id": case["id"], "outcome": outcome, "detail": detail,
             "seconds": round(time.perf_counter() - began, 2)}
 
@@ -932,13 +972,8 @@ def run_parents(cases: list[dict], jobs: int, timeout: float, base: pathlib.Path
     from concurrent.futures import ThreadPoolExecutor
     if not cases:
         return []
-    reference = base / "learned-ref"
-    if not reference.exists():   # the uninterrupted run the killed ones must end as
-        subprocess.run([sys.executable, "-m", "lawsmith", "learn", "toy.jsonl", "-o",
-                        "learned-ref", "--rounds", "3"], cwd=base, check=True,
-                       capture_output=True)
     with ThreadPoolExecutor(jobs) as pool:
-        results = list(pool.map(lambda c: run_parent_case(c, timeout, reference), cases))
+        results = list(pool.map(lambda c: run_parent_case(c, timeout), cases))
     return [{**case, **result} for case, result in zip(cases, results)]
 
 

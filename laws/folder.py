@@ -241,10 +241,13 @@ def _first_difference(a: dict, b: dict, prefix: str = "schema") -> str:
 def read_manifest(folder: str | os.PathLike) -> dict:
     """A model folder's manifest, checked to hold a format and a world schema (else ModelError)."""
     folder = pathlib.Path(folder)
-    if not folder.exists() and folder.parent.is_dir() and any(
-            folder.parent.glob(f".{_glob_escape(folder.name)}.*-*")):
-        with folder_lock(folder):   # a save was interrupted between its two renames
-            recover(folder)
+    if folder.parent.is_dir() and any(folder.parent.glob(f".{_glob_escape(folder.name)}.*-*")):
+        # A save was interrupted: finish or undo it, unless a writer is at work right now.
+        try:
+            with folder_lock(folder):
+                recover(folder)
+        except ModelError:
+            pass
     if not folder.is_dir():
         raise ModelError("not a model folder (no such directory)", path=str(folder))
     manifest = _read_json(folder / MANIFEST_FILE)
