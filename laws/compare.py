@@ -27,21 +27,30 @@ def compare(a: WorldModel, b: WorldModel, transitions: Sequence[tuple[dict, str,
             ) -> dict:
     """The differences of `b` from `a` (see the module docstring) as plain data."""
     laws_a, laws_b = _laws(a), _laws(b)
-    keys_b = {key: name for name, (key, _) in laws_b.items()}
-    keys_a = {key: name for name, (key, _) in laws_a.items()}
-    same, renamed, changed, removed, added = [], [], [], [], []
+    # Laws are matched as a multiset: two laws of one canonical form (both learned to `always`,
+    # say) pair with their own names first, then in file order, never twice.
+    same = [n for n, (key, _) in laws_a.items() if n in laws_b and laws_b[n][0] == key]
+    matched_a, matched_b = set(same), set(same)
+    renamed, changed, removed, added = [], [], [], []
+    for name, (key, _) in laws_a.items():
+        if name in matched_a:
+            continue
+        partner = next((n for n, (k, _) in laws_b.items() if k == key and n not in matched_b),
+                       None)
+        if partner is not None:
+            renamed.append([name, partner])
+            matched_a.add(name)
+            matched_b.add(partner)
     for name, (key, text) in laws_a.items():
-        if key in keys_b and keys_b[key] == name:
-            same.append(name)
-        elif key in keys_b:
-            renamed.append([name, keys_b[key]])
-        elif name in laws_b and laws_b[name][0] not in keys_a:
+        if name in matched_a:
+            continue
+        if name in laws_b and name not in matched_b:
             changed.append({"law": name, "a": text, "b": laws_b[name][1]})
+            matched_b.add(name)
         else:
             removed.append({"law": name, "text": text})
-    changed_names = {c["law"] for c in changed}
     for name, (key, text) in laws_b.items():
-        if key not in keys_a and name not in changed_names:
+        if name not in matched_b:
             added.append({"law": name, "text": text})
     report = {"same": same, "renamed": renamed, "changed": changed, "removed": removed,
               "added": added, "values": _values(a, b, same + [n for n, _ in renamed],

@@ -71,3 +71,19 @@ def test_diff_of_a_missing_folder_exits_2(models, tmp_path, capsys):
     (a, _), _ = models
     assert main(["diff", a, str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_laws_of_one_canonical_form_pair_with_their_own_names():
+    """Two laws that say the same thing (a learner's `always` twice) are matched as a multiset:
+    each with its own name, not crosswise."""
+    from lawsmith.laws.compare import compare
+    from lawsmith.laws.model import WorldModel
+    schema = CrafterWorld().schema
+    text = ("law first\n  when action == noop\n  then player.facing = left\n\n"
+            "law second\n  when action == noop\n  then player.facing = left\n")
+    report = compare(WorldModel(text, schema), WorldModel(text, schema))
+    assert report["same"] == ["first", "second"] and report["renamed"] == []
+    swapped = text.replace("law first", "law third")
+    report = compare(WorldModel(text, schema), WorldModel(swapped, schema))
+    assert report["same"] == ["second"] and report["renamed"] == [["first", "third"]]
+    assert report["added"] == [] and report["removed"] == []
