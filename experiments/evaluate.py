@@ -344,17 +344,12 @@ def run(args: argparse.Namespace, command: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """The command line; exit 2 with one line on bad input, as the `lawsmith` verbs do."""
-    from lawsmith.cli import input_errors
+    from lawsmith.cli import reported
 
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    try:
-        return run(args, shlex.join(["python", "experiments/evaluate.py", *argv]))
-    except Exception as error:
-        if not isinstance(error, input_errors()):
-            raise
-        print(f"experiments/evaluate.py: error: {error}", file=sys.stderr)
-        return 2
+    command = shlex.join(["python", "experiments/evaluate.py", *argv])
+    return reported("experiments/evaluate.py", lambda: run(args, command))
 
 
 if __name__ == "__main__":

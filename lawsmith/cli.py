@@ -39,8 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # What made a model folder, for its manifest's provenance (laws.folder.save_model).
     args.command = shlex.join(["lawsmith", *argv])
+    return reported(f"lawsmith {args.verb}", lambda: args.run(args))
+
+
+def reported(program: str, run) -> int:
+    """`run()`'s exit code, with bad input and faults said in one line (exit 2) instead of a
+    traceback; an interrupt is exit 1. Also what experiments/evaluate.py answers with."""
     try:
-        return int(args.run(args) or 0)
+        return int(run() or 0)
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stdout = None
         return 0
@@ -49,12 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as error:   # a read-only or full filesystem, a path through a file, ...
         where = f"{error.filename}: " if error.filename else ""
-        print(f"lawsmith {args.verb}: error: {where}{error.strerror or error}", file=sys.stderr)
+        print(f"{program}: error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     except Exception as error:
         if not isinstance(error, input_errors()):
             raise
-        print(f"lawsmith {args.verb}: error: {error}", file=sys.stderr)
+        print(f"{program}: error: {error}", file=sys.stderr)
         return 2
 
 
