@@ -97,7 +97,7 @@ class Header(_Spec):
     world: Annotated[str, StringConstraints(max_length=MAX_NAME_LENGTH)]
     config: dict[str, Any] | None = None
     rules: dict[str, Any] | None = None
-    recorder: dict[str, Union[int, float, str, bool, None]] | None = None
+    recorder: dict[str, Any] | None = None
 
 
 def validate_header(header: dict) -> None:

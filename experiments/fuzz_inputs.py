@@ -1,7 +1,7 @@
 """Hostile input against every CLI verb: mutated trace headers and lines, model folders, rules files,
 law texts built to exhaust the tool chain, and argument sweeps; each run classified.
 
-    python experiments/fuzz_inputs.py [--cases 2000] [--seed 0] [--jobs 2] [--timeout 30]
+    python experiments/fuzz_inputs.py [--cases 2100] [--seed 0] [--jobs 2] [--timeout 30]
                                       [--category header,line,...] [-o reports/fuzz/benchmark.txt]
 
 Every case is one `lawsmith VERB ...` command on files written for it (from a small valid toy trace,
@@ -999,7 +999,8 @@ def table(results: list[dict]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--cases", type=int, default=2100,
+                        help="cases to make (2,100; a few mutations that do not apply are skipped)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per case (30)")
