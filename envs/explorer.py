@@ -32,7 +32,10 @@ The idea, in five parts:
 - **Going somewhere new.** When no action here scores above a boredom threshold, it walks (breadth-first
   over free walkable cells inside the view) to face the visible thing least handled in the current
   held-count context; when everything in view is well handled, it walks on in a persistent random
-  direction to reveal more of the map.
+  direction to reveal more of the map. It comes to face a thing that is not walkable ground by
+  walking in line toward it, and turns on the spot toward it (a move into it) only when a move was
+  seen refused by that material or an object stands there: a material it never bumped into might
+  be walked onto, and in one life a step onto a deadly one cannot be learned from.
 
 Movement is learned from experience: an action after which the player stood one unit step away, or
 faced a new unit direction, is a move that way (the first such observation decides). Until then every
@@ -78,6 +81,7 @@ class Explorer:
         self._names = schema_code_names(schema)
         self._material_order = {name: i for i, name in enumerate(schema["materials"])}
         self._walkable = frozenset(schema.get("walkable", ()))
+        self._refused: set[str] = set()   # materials a move was seen not to enter
         self._items = list(schema["items"])
         visible = {name: spec for name, spec in schema["kinds"]["player"].items()
                    if not spec.get("hidden")}
@@ -132,6 +136,7 @@ class Explorer:
     def observe(self, state: dict, action: str, next_state: dict) -> None:
         key, front, held = self._last
         before, after = find_player(state), find_player(next_state)
+        self._learn_refusal(state, action, before, after)
         self._learn_move(action, before, after)
         terms = []
         own_motion = (f"{front}.moved", f"{front}.turned")
@@ -154,6 +159,19 @@ class Explorer:
             table[at, action] += (reward - table[at, action]) / tries[at, action]
 
     # --- learning what the names mean ---------------------------------------------------------
+
+    def _learn_refusal(self, state: dict, action: str, before: dict, after: dict) -> None:
+        """A known move that left the player where it stood, into a cell with no object: that
+        cell's material refuses the player."""
+        step = self._move_of.get(action)
+        if step is None or before["pos"] != after["pos"]:
+            return
+        cell = (before["pos"][0] + step[0], before["pos"][1] + step[1])
+        if any(tuple(o["pos"]) == cell for o in state["objects"]):
+            return
+        grid = state["grid"]
+        if 0 <= cell[1] < len(grid) and 0 <= cell[0] < len(grid[cell[1]]):
+            self._refused.add(self._names[grid[cell[1]][cell[0]]])
 
     def _learn_move(self, action: str, before: dict, after: dict) -> None:
         """Record `action` as a move if the player now stands one unit step away or faces a new
@@ -220,6 +238,23 @@ class Explorer:
                 return action
         return None
 
+    def _approach(self, state: dict, things: dict, start: tuple[int, int],
+                  step: tuple[int, int]) -> str | None:
+        """The action that brings the player at `start` to face the cell `step` away: the move
+        toward it when that is known to turn without stepping in (an object is there, or a
+        material a move was refused by) or to step onto walkable ground; else the step back (the
+        way back in then faces it), so the player never walks onto ground it has not learned is
+        ground (one life: a step onto a deadly material cannot be learned from). None: no way."""
+        cell = (start[0] + step[0], start[1] + step[1])
+        move = next(a for a, s in self._moves if s == step)
+        material = self._thing(state, things, *cell)
+        if cell in things or material in self._walkable or material in self._refused:
+            return move
+        back = next((a for a, s in self._moves if s == (-step[0], -step[1])), None)
+        if back is not None and self._free(state, things, (start[0] - step[0], start[1] - step[1])):
+            return back
+        return None
+
     def _free(self, state: dict, things: dict, cell: tuple[int, int]) -> bool:
         return cell not in things and self._thing(state, things, *cell) in self._walkable
 
@@ -270,8 +305,8 @@ class Explorer:
                 facing_it = cell == start and (dx, dy) == facing
                 if not facing_it:
                     handled = self._handled[thing, held]
-                    move = first_move[cell] or action
-                    if handled < len(self._others) and (
+                    move = first_move[cell] or self._approach(state, things, start, (dx, dy))
+                    if move is not None and handled < len(self._others) and (
                             best is None or (handled, distance[cell]) < best[:2]):
                         best = (handled, distance[cell], move)
                 if nxt not in first_move and self._free(state, things, nxt):

@@ -18,13 +18,27 @@ moves, startle) and adds what a model of the world buys:
   death counts as the worst). The explorer's own choice stands unless another action ends better by
   more than `tolerance` of the health range; so it flees, fights or stops sleeping when its model
   says that pays.
-- **Needs.** A held count is a need when it has dropped by itself (after a move) and the model's
-  laws connect it to health: it appears in a condition of a law on health, or of a law on such an
-  attribute, and so on (before the first model every such count is). A need below `urgency` of the
-  highest value seen is served: by an (action, thing faced) pair that raised it before (at least
-  `min_rate` of its tries) or that a law says raises it (`action == A` and the thing ahead), walking
-  to the nearest such thing in view; else by the action that turned on the flags under which it
-  rose (the explorer's own bool attributes).
+- **Needs.** A held count is a need when it has dropped by itself (nothing gained for it, nothing
+  placed or taken ahead); those the model's laws connect to health (a condition of a law on
+  health, or of a law on such an attribute, and so on) come first, the rest after (their harm may
+  come too late for the laws to have seen it). A need below `urgency` of the highest value seen is
+  served: by an (action, thing faced) pair that raised it before (at least `min_rate` of its tries)
+  or that a law says raises it (`action == A` and the thing ahead), walking to the nearest such
+  thing remembered; else by the action that turned on the flags under which it rose (the
+  explorer's own bool attributes). With no way known it looks for one: each action that has given
+  something before, once on each thing seen (an action that makes a faced creature's field drop
+  is repeated while it does), then new ground, then every action.
+- **Refuge.** While a kind that hurts was in view within `calm` steps, or a rest (a flag that
+  incapacitates) is due, it plans (`synth.refuge`) the fewest moves and cell changes it has seen
+  actions make (dig a wall, place one) that leave it in a pocket of at most 3 cells closed all
+  round, one of whose walls a known change opens again; in the pocket it rests, serves needs that
+  can be served there and otherwise stays, and once calm and rested it opens a wall. While calm it
+  keeps `walls` walls' worth of what the cheapest known wall is built of.
+
+It never steps onto ground it has not learned is ground: a move that would only turn it toward a
+non-walkable cell is made when a move was seen refused by that material or a thing stands there;
+else it steps back and comes in facing it (one life: a step onto a deadly material cannot be
+learned from).
 
 It is told one fact about the world: which attribute is its health (`health`, `attr` or
 `attr.item`, e.g. `inventory.health`; None: no survival part). It reads no other names, no reward
@@ -53,6 +67,7 @@ from lawsmith.laws.simulator import Simulator
 from lawsmith.synth.fit import split
 from lawsmith.synth.learn import LearnConfig, learn
 from lawsmith.synth.offline import OfflineProposer
+from lawsmith.synth.refuge import Change, plan_refuge
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +87,10 @@ class CuriousConfig:
     walk_cells: int = 4096     # most cells one walk over the remembered map visits
     shelter_every: int = 10    # steps between recomputing the safest ground while threatened
     refuge_reach: int = 1      # the harm around a cell is summed over this many views' extent
-    parts: tuple[str, ...] = ("survive", "needs", "fight", "shelter")   # drives (for ablations)
+    walls: int = 4             # walls' worth of building stuff kept in hand while calm
+    calm: int = 15             # steps with no harmful kind in view before a refuge is left
+    refuge_every: int = 5      # steps between searches for a refuge while none is found
+    parts: tuple[str, ...] = ("survive", "needs", "fight", "refuge", "shelter")
 
 
 class CuriousExplorer:
@@ -129,6 +147,7 @@ class CuriousExplorer:
         self._map: dict[tuple[int, int], str] = {}       # cell -> material last seen there
         self._kind_at: dict[tuple[int, int], str] = {}   # cell -> kind last seen there
         self._things: dict[tuple[int, int], str] = {}    # cell -> kind, this step
+        self._state: dict | None = None                  # the state being acted on
         self._serving: tuple | None = None              # the need being served, till it is full
         self._cells_seen: collections.Counter = collections.Counter()  # material -> cell-steps
         self._stood_on: collections.Counter = collections.Counter()    # (kind, material) -> seen
@@ -136,6 +155,11 @@ class CuriousExplorer:
         self._refuge: tuple[int, int] | None = None     # the safest ground found, while threatened
         self._refuge_at = -10**9
         self._serving_since = 0
+        self._changes: dict[tuple, tuple] = {}      # (action, before, after) -> cost, last seen
+        self._change_fails: collections.Counter = collections.Counter()   # (action, before)
+        self._moving_kinds: set[str] = set()        # kinds seen to change position
+        self._plan: list[tuple[str, tuple, tuple]] = []   # refuge plan being followed
+        self._planned_at = -10**9
         self.rounds: list[dict] = []                # one record per learning round
         self.modes: collections.Counter = collections.Counter()   # how each choice was made
 
@@ -150,8 +174,9 @@ class CuriousExplorer:
         look = self._look(state, player) if self._sim is not None else None
         self.base.bonus = {} if look is None else {
             a: config.info_weight * look["disagreement"][i] for i, a in enumerate(self._actions)}
+        enclosed = "refuge" in config.parts and self._in_refuge(state, player)
         for flag in self._flags:
-            if self._incapacitates(flag):
+            if self._incapacitates(flag) and not enclosed:
                 # Not for novelty's sake: only a need may turn it on (`_set_flags`).
                 for action in self._actions:
                     if self._turned_on[flag, action]:
@@ -162,6 +187,11 @@ class CuriousExplorer:
         if fight is not None and fight != chosen:
             self.modes["fight"] += 1
             return fight
+        refuge = self._refuge_action(state, player, chosen) if "refuge" in config.parts else None
+        if refuge is not None:
+            if refuge != chosen:
+                self.modes["refuge"] += 1
+            return refuge
         shelter = self._shelter(state, player, chosen) if "shelter" in config.parts else None
         if shelter is not None and shelter != chosen:
             self.modes["shelter"] += 1
@@ -175,6 +205,10 @@ class CuriousExplorer:
         if need is not None and need != chosen:
             self.modes["need"] += 1
             return need
+        stock = self._stock_walls(player) if "refuge" in config.parts else None
+        if stock is not None and stock != chosen:
+            self.modes["stock"] += 1
+            return stock
         self.modes["explore"] += 1
         return chosen
 
@@ -187,7 +221,8 @@ class CuriousExplorer:
         moved = action in self.base._move_of
         deltas = {c: after[c[0]][c[1]] - before[c[0]][c[1]] for c in self._held}
         fx, fy = before["pos"][0] + before["facing"][0], before["pos"][1] + before["facing"][1]
-        grid_ahead = _cell(state, fx, fy) != _cell(next_state, fx, fy)
+        grid_ahead = _cell(state, fx, fy) != _cell(next_state, fx, fy) or _kinds_at(
+            state, fx, fy) != _kinds_at(next_state, fx, fy)   # a thing placed or taken ahead
         # A drop with nothing gained for it (no other count up, the cell ahead unchanged) is a
         # count running down by itself, not a price paid.
         traded = grid_ahead or any(d > 0 for d in deltas.values())
@@ -236,6 +271,25 @@ class CuriousExplorer:
                     self._fields.setdefault(obj["kind"], {})[k] = None
                     if after_obj is None or after_obj.get(k, v) < v:
                         self._faced_drops[obj["kind"], k, action] += 1
+        ahead_before = _cell(state, fx, fy)
+        if action not in self.base._move_of and ahead_before is not None and not _kinds_at(
+                state, fx, fy):
+            names = self._names
+            ahead_after = _cell(next_state, fx, fy)
+            if ahead_after != ahead_before:
+                cost = tuple((c, d) for c, d in deltas.items() if d)
+                self._changes[action, names[ahead_before], names[ahead_after]] = cost
+                self._change_fails[action, names[ahead_before]] = 0
+            elif any(a == action and b == names[ahead_before] and all(
+                    before[c[0]][c[1]] + d >= 0 for c, d in cost)
+                    for (a, b, _), cost in self._changes.items()):
+                # Failed though what it used up was held: count it (it may need more than that).
+                self._change_fails[action, names[ahead_before]] += 1
+        ids = {o.get("id"): o for o in state["objects"] if o.get("id") is not None}
+        for obj in next_state["objects"]:
+            old_obj = ids.get(obj.get("id"))
+            if old_obj is not None and old_obj is not before and old_obj["pos"] != obj["pos"]:
+                self._moving_kinds.add(obj["kind"])
         event = (action, front, tuple(c for c, d in deltas.items() if d))
         self._events.append(event)
         self._event_counts[event] += 1
@@ -371,8 +425,8 @@ class CuriousExplorer:
                 and rate[kind] >= 0.5 * max(rate.values()))
 
     def _fight(self, state: dict, player: dict) -> str | None:
-        """Next to a kind that hurts (the 8 cells around): face it and use the action that makes
-        things vanish (`_attack`); one diagonal step away, first step straight beside it."""
+        """Straight beside a kind that hurts: face it and use the action that makes things vanish
+        (`_attack`)."""
         if self._vital is None or not self.base._moves:
             return None
         x, y = player["pos"]
@@ -391,11 +445,8 @@ class CuriousExplorer:
             if tuple(player["facing"]) == step:
                 return attack
             return action   # a move into an occupied cell turns to face it
-        for action, (dx, dy) in self.base._moves:
-            # Diagonal: the step that puts it straight beside (it can reach us, we cannot it).
-            if any(abs(ox - dx) + abs(oy - dy) == 1 for ox, oy in near) and self.base._free(
-                    state, self._things, (x + dx, y + dy)):
-                return action
+        # One diagonal step away: no step of ours makes it straight beside and faced at once
+        # (a move faces where it goes), so let it come.
         return None
 
     def _attack(self, kind: str) -> str:
@@ -424,6 +475,143 @@ class CuriousExplorer:
         if best[0] > 0:
             return others[-best[1]]
         return min(others, key=lambda a: (self._tried[a, kind], others.index(a)))
+
+    # --- refuge: a closed pocket of ground ----------------------------------------------------
+
+    def _known_changes(self) -> list[Change]:
+        """The cell changes seen, but those that failed the last 3 times they were tried."""
+        return [Change(action, before, after, cost)
+                for (action, before, after), cost in self._changes.items()
+                if self._change_fails[action, before] < 3]
+
+    def _material_at(self, cell: tuple[int, int]) -> str | None:
+        return self._map.get(cell)
+
+    def _still_things(self) -> set[tuple[int, int]]:
+        """Cells held by things of kinds never seen to move (they wall a pocket)."""
+        return {cell for cell, kind in self._things.items() if kind not in self._moving_kinds}
+
+    def _in_refuge(self, state: dict, player: dict) -> bool:
+        if not self.base._moves or not self._map:
+            return False
+        plan = plan_refuge(self._material_at, tuple(player["pos"]), tuple(player["facing"]),
+                           self.base._moves, self.base._walkable, self._still_things(),
+                           set(self._things), self._known_changes(), self._held_now(player),
+                           depth=0)
+        return plan == []
+
+    def _held_now(self, player: dict) -> dict[tuple, int]:
+        return {count: player[count[0]][count[1]] for count in self._held}
+
+    def _rest_need(self, player: dict) -> str | None:
+        """The action that turns on a flag that incapacitates, when an urgent need is served by it
+        (no other way to raise it known): rest, which is safe only in a refuge."""
+        for count in self._needs(player):
+            if self._ways(count):
+                continue
+            action = self._set_flags(player, count)
+            if action is not None and any(self._turned_on[f, action] and self._incapacitates(f)
+                                          for f in self._flags):
+                return action
+        return None
+
+    def _refuge_action(self, state: dict, player: dict, chosen: str) -> str | None:
+        """While a harmful kind was in view within `calm` steps, or a rest is due: walk, dig and
+        build into a refuge (`synth.refuge`), then stay in it (resting if due); once calm and
+        rested, open a wall and go. None: nothing to do here (or no refuge found)."""
+        if self._vital is None or not self.base._moves:
+            return None
+        now = len(self._transitions)
+        threatened = now - self._threatened_at <= self.config.calm
+        rest = self._rest_need(player)
+        enclosed = self._in_refuge(state, player)
+        if enclosed:
+            self._plan = []
+            if rest is not None:
+                return rest
+            # Needs are served from inside when a way is there (walls keep the walks in).
+            need = self._serve_needs(state, player) if "needs" in self.config.parts else None
+            if need is not None and not self._opening(player, need):
+                return need
+            if threatened:
+                opens = self._opening(player, chosen)
+                if chosen in self.base._move_of or opens:
+                    return self._stay()
+                return chosen
+            return self._leave(state, player)
+        if not threatened and rest is None:
+            self._plan = []
+            return None
+        pos, facing = tuple(player["pos"]), tuple(player["facing"])
+        if not self._plan or self._plan_broken(pos, facing):
+            self._plan = []
+            if now - self._planned_at < self.config.refuge_every:
+                return None
+            self._planned_at = now
+            plan = plan_refuge(self._material_at, pos, facing, self.base._moves,
+                               self.base._walkable, self._still_things(), set(self._things),
+                               self._known_changes(), self._held_now(player))
+            if not plan:
+                return None
+            self._plan = plan
+            self._expect = (pos, facing)
+        action, pos_after, facing_after = self._plan.pop(0)
+        self._expect = (pos_after, facing_after)
+        return action
+
+    def _stock_walls(self, player: dict) -> str | None:
+        """While calm: keep what the cheapest known wall is built of (a change to a material
+        that is not walkable, paid in held counts) at `walls` walls' worth, by a way known to
+        raise it."""
+        if len(self._transitions) - self._threatened_at <= self.config.calm:
+            return None
+        builds = [c for c in self._known_changes()
+                  if c.after not in self.base._walkable and any(d < 0 for _, d in c.cost)]
+        if not builds:
+            return None
+        cheapest = min(builds, key=lambda c: (sum(-d for _, d in c.cost if d < 0), c.action))
+        held = self._held_now(player)
+        for count, delta in cheapest.cost:
+            if delta < 0 and held.get(count, 0) < -delta * self.config.walls:
+                ways = self._ways(count)
+                if self._front in ways:
+                    return min(ways[self._front], key=self._actions.index)
+                return self._walk_to(player, set(ways))
+        return None
+
+    def _plan_broken(self, pos, facing) -> bool:
+        """The last planned step did not end where the plan said (a thing in the way, a change
+        that failed)."""
+        return getattr(self, "_expect", None) != (pos, facing)
+
+    def _opening(self, player: dict, action: str) -> bool:
+        """Whether `action` would change the cell ahead into walkable ground."""
+        x, y = player["pos"]
+        ahead = self._map.get((x + player["facing"][0], y + player["facing"][1]))
+        return any(c.action == action and c.before == ahead and c.after in self.base._walkable
+                   for c in self._known_changes())
+
+    def _stay(self) -> str | None:
+        """The action whose outcomes paid least (it changes least)."""
+        others = self.base._others
+        return min(others, key=lambda a: (self.base._action_reward[None, a],
+                                          others.index(a))) if others else None
+
+    def _leave(self, state: dict, player: dict) -> str | None:
+        """Out of a refuge: face a wall a known change opens (a move toward a wall only turns)
+        and change it."""
+        x, y = player["pos"]
+        held = self._held_now(player)
+        changes = self._known_changes()
+        for action, (dx, dy) in self.base._moves:
+            wall = self._map.get((x + dx, y + dy))
+            for change in changes:
+                if (change.before == wall and change.after in self.base._walkable
+                        and all(held.get(c, 0) + d >= 0 for c, d in change.cost)):
+                    if tuple(player["facing"]) == (dx, dy):
+                        return change.action
+                    return action
+        return None
 
     # --- sheltering ------------------------------------------------------------------------------
 
@@ -493,13 +681,14 @@ class CuriousExplorer:
         for order, count in enumerate(self._held):
             if not self._self_drops[count] and count not in self._ticking:
                 continue
-            if self._related is not None and count not in self._related:
-                continue
+            # The laws may not tie a count to health yet (its harm comes late): it is still a
+            # need, after those they do tie.
+            unrelated = self._related is not None and count not in self._related
             highest = self._highest.get(count, 0.0)
             value = player[count[0]][count[1]]
             if highest > 0 and value <= self.config.urgency * highest:
-                urgent.append((value / highest, order, count))
-        needs = [count for _, _, count in sorted(urgent)]
+                urgent.append((unrelated, value / highest, order, count))
+        needs = [count for *_, count in sorted(urgent)]
         serving = self._serving
         if serving is not None:
             full = player[serving[0]][serving[1]] >= self._highest.get(serving, 0.0)
@@ -521,25 +710,11 @@ class CuriousExplorer:
     def _serve(self, state: dict, player: dict, count: tuple) -> str | None:
         """An action toward raising `count`: use a way here, walk to one seen (in view or
         remembered), or set the flags it rose under."""
-        ways: dict[str, set[str]] = collections.defaultdict(set)   # thing -> actions
-        for (c, action, thing), raised in self._raised.items():
-            if c == count and thing is not None and raised >= self.config.min_rate * max(
-                    1, self._tried[action, thing]):
-                ways[thing].add(action)
-        for action, thing in self._law_ways.get(count, ()):
-            ways[thing].add(action)
+        ways = self._ways(count)
         if self._front in ways:
             return min(ways[self._front], key=self._actions.index)
         if not ways:
-            # No way known yet: find one, trying actions on things least handled (the
-            # explorer's own choice while what it faces is still new).
-            base = self.base
-            key, front, held = base._last
-            if base._handled[front, held] < len(base._others):
-                return None
-            return (base._nearest_novel(state, self._things, tuple(player["pos"]),
-                                        tuple(player["facing"]), held)
-                    or self._to_frontier(player))
+            return self._find_way(player)
         step = self._walk_to(player, set(ways))
         if step is not None:
             return step
@@ -552,6 +727,54 @@ class CuriousExplorer:
             if action is None:
                 action = self.base._wander(state, self._things, tuple(player["pos"]))
         return action
+
+    def _ways(self, count: tuple) -> dict[str, set[str]]:
+        """thing -> the actions that raised `count` facing it (at least `min_rate` of their tries)
+        or that a law says raise it."""
+        ways: dict[str, set[str]] = collections.defaultdict(set)
+        for (c, action, thing), raised in self._raised.items():
+            if c == count and thing is not None and raised >= self.config.min_rate * max(
+                    1, self._tried[action, thing]):
+                ways[thing].add(action)
+        for action, thing in self._law_ways.get(count, ()):
+            ways[thing].add(action)
+        return ways
+
+    def _find_way(self, player: dict) -> str | None:
+        """No way to raise a need known yet: try each action once on each thing (whatever is
+        held: the explorer's own novelty counts a thing new again with every change of what is
+        held), the one faced first, else walk to the nearest thing not yet tried with every
+        action. An action that made a field of the faced kind drop is repeated while it does
+        (a creature may take several blows before it gives anything)."""
+        others, front = self.base._others, self._front
+        if front is not None and others:
+            for action in others:
+                if not self._kills[front, action] and any(
+                        self._faced_drops[front, f, action] for f in self._fields.get(front, ())):
+                    return action
+        # Actions that have raised some count before are tried first (one that gave something
+        # may give more); ties in schema order.
+        gains = collections.Counter()
+        for (_, action, _), raised in self._raised.items():
+            gains[action] += raised
+        ranked = sorted(others, key=lambda a: (-gains[a], others.index(a)))
+        gainful = [a for a in ranked if gains[a]] or ranked
+        known = set(self._map.values()) | set(self._kind_at.values())
+        # Tiers: the actions that gave something, on things seen; new ground; then every action.
+        for actions in (gainful, None, ranked):
+            if actions is None:
+                step = self._to_frontier(player)
+            else:
+                if front is not None:
+                    untried = [a for a in actions if not self._tried[a, front]]
+                    if untried:
+                        return untried[0]
+                fresh = {thing for thing in known
+                         if any(not self._tried[a, thing] for a in actions)}
+                step = self._walk_to(player, fresh)
+            if step is not None:
+                return step
+        return None
 
     def _to_frontier(self, player: dict) -> str | None:
         """The first move of a shortest walk over the remembered map to a cell next to one
@@ -592,6 +815,7 @@ class CuriousExplorer:
                 material = self._map[cx, cy] = self._names[row[cx]]
                 self._cells_seen[material] += 1
                 self._kind_at.pop((cx, cy), None)
+        self._state = state
         # Every object but the player by cell, this step (what the moves and walks step around).
         self._things = {tuple(o["pos"]): o["kind"] for o in state["objects"] if o is not player}
         for obj in state["objects"]:
@@ -611,7 +835,10 @@ class CuriousExplorer:
             for action, (dx, dy) in self.base._moves:
                 if (self._kind_at.get((x + dx, y + dy))
                         or self._map.get((x + dx, y + dy))) in targets:
-                    return move or action
+                    turn = move or self.base._approach(
+                        self._state, self._things, (x, y), (dx, dy))
+                    if turn is not None:
+                        return turn
         return None
 
     def _walks(self, player: dict) -> Iterator[tuple[tuple[int, int], str | None, int]]:
@@ -633,6 +860,10 @@ class CuriousExplorer:
                     distance[nxt] = distance[cell] + 1
                     queue.append(nxt)
                     yield nxt, first[nxt], distance[nxt]
+
+
+def _kinds_at(state: dict, x: int, y: int) -> list[str]:
+    return sorted(o["kind"] for o in state["objects"] if tuple(o["pos"]) == (x, y))
 
 
 def _cell(state: dict, x: int, y: int) -> str | None:
