@@ -89,7 +89,10 @@ class CuriousConfig:
     refuge_reach: int = 1      # the harm around a cell is summed over this many views' extent
     walls: int = 4             # walls' worth of building stuff kept in hand while calm
     calm: int = 15             # steps with no harmful kind in view before a refuge is left
-    refuge_every: int = 5      # steps between searches for a refuge while none is found
+    refuge_room: int = 6       # most cells of ground a refuge may hold
+    refuge_depth: int = 14     # most actions in a refuge plan
+    refuge_nodes: int = 20_000  # most states one refuge search visits
+    refuge_every: int = 10     # steps between searches for a refuge while none is found
     parts: tuple[str, ...] = ("survive", "needs", "fight", "refuge", "shelter")
 
 
@@ -497,7 +500,7 @@ class CuriousExplorer:
         plan = plan_refuge(self._material_at, tuple(player["pos"]), tuple(player["facing"]),
                            self.base._moves, self.base._walkable, self._still_things(),
                            set(self._things), self._known_changes(), self._held_now(player),
-                           depth=0)
+                           depth=0, room=self.config.refuge_room)
         return plan == []
 
     def _held_now(self, player: dict) -> dict[tuple, int]:
@@ -550,7 +553,9 @@ class CuriousExplorer:
             self._planned_at = now
             plan = plan_refuge(self._material_at, pos, facing, self.base._moves,
                                self.base._walkable, self._still_things(), set(self._things),
-                               self._known_changes(), self._held_now(player))
+                               self._known_changes(), self._held_now(player),
+                               depth=self.config.refuge_depth, max_nodes=self.config.refuge_nodes,
+                               room=self.config.refuge_room)
             if not plan:
                 return None
             self._plan = plan
