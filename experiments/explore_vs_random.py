@@ -13,7 +13,7 @@ defaults) and each model goes through the evaluation protocol (`experiments.eval
 protocol), beside a model learned from `--baseline-transitions` transitions of the explorer's lives
 and the reference models (True, Null, Random): MRR on the success variants with 95% intervals.
 
-    .venv/bin/python experiments/explore_vs_random.py [--seeds 5] [--steps 10000] [--evaluate]
+    .venv/bin/python experiments/explore_vs_random.py [--seeds 5] [--first-seed 200] [--steps 10000] [--evaluate]
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def summary(values: list[float]) -> str:
             f"[{low:.1f}, {high:.1f}]")
 
 
-def lives(seeds: int, steps: int, verbose: bool) -> dict:
+def lives(seeds: list[int], steps: int, verbose: bool) -> dict:
     worlds = [("default", CrafterWorld(), [])]
     for path in VARIANTS:
         rules = load_rules(str(path))
@@ -117,7 +117,7 @@ def lives(seeds: int, steps: int, verbose: bool) -> dict:
     for label, world, rules in worlds:
         for name, make in POLICIES.items():
             runs = []
-            for seed in range(seeds):
+            for seed in seeds:
                 trace = None
                 if label == "default":
                     RUNS.mkdir(parents=True, exist_ok=True)
@@ -136,15 +136,15 @@ def _variant_file(path: pathlib.Path) -> dict:
     return ruamel.yaml.YAML(typ="safe").load(path.read_text()) or {}
 
 
-def print_lives(results: dict, seeds: int, steps: int) -> None:
-    print(f"Crafter 64x64, one life of at most {steps} steps, seeds 0..{seeds - 1} "
+def print_lives(results: dict, seeds: list[int], steps: int) -> None:
+    print(f"Crafter 64x64, one life of at most {steps} steps, seeds {seeds[0]}..{seeds[-1]} "
           f"(commit {source_commit()})\n")
     header = f"{'rules':16s} {'policy':9s} {'seed':>5s} " + " ".join(
         f"{c:>12s}" for c in COLUMNS) + "  changed rules exercised"
     print(header)
     print("-" * len(header))
     for (label, name), runs in results.items():
-        for seed, run in enumerate(runs):
+        for seed, run in zip(seeds, runs):
             rules = (f"{len(run['exercised'])} of {run['rules']}" if run["rules"] else "")
             print(f"{label:16s} {name:9s} {seed:5d} " + " ".join(
                 f"{run[c]:12d}" for c in COLUMNS) + f"  {rules}")
@@ -152,14 +152,14 @@ def print_lives(results: dict, seeds: int, steps: int) -> None:
             print(f"{label:16s} {name:9s} {c:>12s}: {summary([r[c] for r in runs])}")
         print("-" * len(header))
     print("\ncurious explorer, default rules: learning rounds (step: laws, seconds) and choices")
-    for seed, run in enumerate(results.get(("default", "curious"), [])):
+    for seed, run in zip(seeds, results.get(("default", "curious"), [])):
         rounds = ", ".join(f"{r['step']}: {r['laws']} laws {r['seconds']:.0f} s"
                            for r in run["rounds"])
         print(f"  seed {seed}: {run['steps']} steps in {run['seconds']:.0f} s; rounds {rounds}; "
               f"choices {run['modes']}; unlocked {', '.join(run['unlocked'])}")
 
 
-def evaluate_lives(seeds: int, baseline_transitions: int, trials: int) -> None:
+def evaluate_lives(seeds: list[int], baseline_transitions: int, trials: int) -> None:
     """Learn each curious life and the explorer baseline; MRR on success variants."""
     import subprocess
     import sys
@@ -172,7 +172,7 @@ def evaluate_lives(seeds: int, baseline_transitions: int, trials: int) -> None:
     if not baseline.exists():   # the same arguments give the same bytes: record it once
         record_lives(CrafterWorld(), Explorer(), str(baseline), baseline_transitions, 0, STEPS)
     folders = []
-    for trace in [RUNS / f"curious-{seed}.jsonl.gz" for seed in range(seeds)] + [baseline]:
+    for trace in [RUNS / f"curious-{seed}.jsonl.gz" for seed in seeds] + [baseline]:
         folder = RUNS / (trace.name.split(".")[0] + "-model")
         if not (folder / "manifest.json").exists():
             subprocess.run([lawsmith, "learn", str(trace), "-o", str(folder)], check=True,
@@ -188,6 +188,8 @@ def evaluate_lives(seeds: int, baseline_transitions: int, trials: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=SEEDS)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds FIRST .. FIRST+SEEDS-1 (seeds no choice was tuned on: 200 on)")
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--verbose", action="store_true", help="list the achievements per run")
     parser.add_argument("--evaluate", action="store_true",
@@ -196,10 +198,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10)
     args = parser.parse_args()
     started = time.perf_counter()
-    results = lives(args.seeds, args.steps, args.verbose)
-    print_lives(results, args.seeds, args.steps)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    results = lives(seeds, args.steps, args.verbose)
+    print_lives(results, seeds, args.steps)
     if args.evaluate:
-        evaluate_lives(args.seeds, args.baseline_transitions, args.trials)
+        evaluate_lives(seeds, args.baseline_transitions, args.trials)
     print(f"\n({time.perf_counter() - started:.0f} s)")
 
 
