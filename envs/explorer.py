@@ -32,10 +32,12 @@ The idea, in five parts:
 - **Going somewhere new.** When no action here scores above a boredom threshold, it walks (breadth-first
   over free walkable cells inside the view) to face the visible thing least handled in the current
   held-count context; when everything in view is well handled, it walks on in a persistent random
-  direction to reveal more of the map. It comes to face a thing that is not walkable ground by
-  walking in line toward it, and turns on the spot toward it (a move into it) only when a move was
-  seen refused by that material or an object stands there: a material it never bumped into might
-  be walked onto, and in one life a step onto a deadly one cannot be learned from.
+  direction to reveal more of the map. `cautious=True` (the curious explorer's) comes to face a
+  thing that is not walkable ground by walking in line toward it, and turns on the spot toward it
+  (a move into it) only when a move was seen refused by that material or an object stands there: a
+  material it never bumped into might be walked onto, and in one life a step onto a deadly one
+  cannot be learned from. The plain explorer is not cautious (its lives, and the reports made from
+  them, stay as they were); in Crafter it sometimes walks onto lava.
 
 Movement is learned from experience: an action after which the player stood one unit step away, or
 faced a new unit direction, is a move that way (the first such observation decides). Until then every
@@ -69,8 +71,9 @@ class Explorer:
     name = "explorer"
 
     def __init__(self, view: tuple[int, int] = (9, 7), boredom: float = 0.75,
-                 turn_prob: float = 0.1, flee_steps: int = 6):
+                 turn_prob: float = 0.1, flee_steps: int = 6, cautious: bool = False):
         self.view = view
+        self.cautious = cautious   # face unknown non-walkable ground by stepping back (`_approach`)
         self.boredom = boredom
         self.turn_prob = turn_prob
         self.flee_steps = flee_steps
@@ -305,7 +308,8 @@ class Explorer:
                 facing_it = cell == start and (dx, dy) == facing
                 if not facing_it:
                     handled = self._handled[thing, held]
-                    move = first_move[cell] or self._approach(state, things, start, (dx, dy))
+                    move = first_move[cell] or (self._approach(state, things, start, (dx, dy))
+                                                if self.cautious else action)
                     if move is not None and handled < len(self._others) and (
                             best is None or (handled, distance[cell]) < best[:2]):
                         best = (handled, distance[cell], move)

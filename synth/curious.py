@@ -30,15 +30,15 @@ moves, startle) and adds what a model of the world buys:
   is repeated while it does), then new ground, then every action.
 - **Refuge.** While a kind that hurts was in view within `calm` steps, or a rest (a flag that
   incapacitates) is due, it plans (`synth.refuge`) the fewest moves and cell changes it has seen
-  actions make (dig a wall, place one) that leave it in a pocket of at most 3 cells closed all
+  actions make (dig a wall, place one) that leave it in a pocket of at most `refuge_room` cells closed all
   round, one of whose walls a known change opens again; in the pocket it rests, serves needs that
   can be served there and otherwise stays, and once calm and rested it opens a wall. While calm it
   keeps `walls` walls' worth of what the cheapest known wall is built of.
 
-It never steps onto ground it has not learned is ground: a move that would only turn it toward a
-non-walkable cell is made when a move was seen refused by that material or a thing stands there;
-else it steps back and comes in facing it (one life: a step onto a deadly material cannot be
-learned from).
+Its explorer is cautious (`Explorer(cautious=True)`): it never steps onto ground it has not
+learned is ground. A move that would only turn it toward a non-walkable cell is made when a move
+was seen refused by that material or a thing stands there; else it steps back and comes in facing
+it (one life: a step onto a deadly material cannot be learned from).
 
 It is told one fact about the world: which attribute is its health (`health`, `attr` or
 `attr.item`, e.g. `inventory.health`; None: no survival part). It reads no other names, no reward
@@ -110,7 +110,7 @@ class CuriousExplorer:
     # --- the Policy protocol ----------------------------------------------------------------------
 
     def reset(self, seed: int, schema: dict) -> None:
-        self.base = Explorer()
+        self.base = Explorer(cautious=True)
         self.base.reset(seed, schema)
         self._schema = schema
         self._generator = torch.Generator().manual_seed(seed)

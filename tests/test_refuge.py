@@ -87,7 +87,7 @@ def test_things_that_stay_put_are_walls():
 
 
 def test_explorer_faces_unknown_ground_by_stepping_back_not_onto_it():
-    explorer = Explorer()
+    explorer = Explorer(cautious=True)
     schema = {"materials": {"grass": "g", "lava": "l", "stone": "s"}, "walkable": ["grass"],
               "items": [], "actions": ["west", "east", "north", "south", "do"],
               "kinds": {"player": {}}}
@@ -118,7 +118,7 @@ def test_the_explorer_stands_only_on_ground_it_knows_is_ground():
         x, y = find_player(state)["pos"]
         stood.append(names[state["grid"][y][x]])
 
-    explorer = Explorer()
+    explorer = Explorer(cautious=True)
     run_episode(world, explorer, 300, 0, on_step=on_step)
     assert set(stood) <= walkable
     assert not explorer._refused & walkable
