@@ -30,10 +30,10 @@ moves, startle) and adds what a model of the world buys:
   is repeated while it does), then new ground, then every action.
 - **Refuge.** While a kind that hurts was in view within `calm` steps, or a rest (a flag that
   incapacitates) is due, it plans (`synth.refuge`) the fewest moves and cell changes it has seen
-  actions make (dig a wall, place one) that leave it in a pocket of at most `refuge_room` cells closed all
-  round, one of whose walls a known change opens again; in the pocket it rests, serves needs that
-  can be served there and otherwise stays, and once calm and rested it opens a wall. While calm it
-  keeps `walls` walls' worth of what the cheapest known wall is built of.
+  actions make (dig a wall, place one) that leave it in a pocket of at most `refuge_room` cells
+  closed all round, one of whose walls a known change opens again; in the pocket it rests, serves
+  needs that can be served there and otherwise stays, and once calm and rested it opens a wall.
+  While calm it keeps `walls` walls' worth of what the cheapest known wall is built of.
 
 Its explorer is cautious (`Explorer(cautious=True)`): it never steps onto ground it has not
 learned is ground. A move that would only turn it toward a non-walkable cell is made when a move
@@ -162,6 +162,7 @@ class CuriousExplorer:
         self._change_fails: collections.Counter = collections.Counter()   # (action, before)
         self._moving_kinds: set[str] = set()        # kinds seen to change position
         self._plan: list[tuple[str, tuple, tuple]] = []   # refuge plan being followed
+        self._expect: tuple | None = None    # (position, facing) the last planned step ends at
         self._planned_at = -10**9
         self.rounds: list[dict] = []                # one record per learning round
         self.modes: collections.Counter = collections.Counter()   # how each choice was made
@@ -190,7 +191,8 @@ class CuriousExplorer:
         if fight is not None and fight != chosen:
             self.modes["fight"] += 1
             return fight
-        refuge = self._refuge_action(state, player, chosen) if "refuge" in config.parts else None
+        refuge = (self._refuge_action(state, player, chosen, enclosed)
+                  if "refuge" in config.parts else None)
         if refuge is not None:
             if refuge != chosen:
                 self.modes["refuge"] += 1
@@ -224,8 +226,10 @@ class CuriousExplorer:
         moved = action in self.base._move_of
         deltas = {c: after[c[0]][c[1]] - before[c[0]][c[1]] for c in self._held}
         fx, fy = before["pos"][0] + before["facing"][0], before["pos"][1] + before["facing"][1]
-        grid_ahead = _cell(state, fx, fy) != _cell(next_state, fx, fy) or _kinds_at(
-            state, fx, fy) != _kinds_at(next_state, fx, fy)   # a thing placed or taken ahead
+        ahead_before, ahead_after = _cell(state, fx, fy), _cell(next_state, fx, fy)
+        kinds_ahead = _kinds_at(state, fx, fy)
+        grid_ahead = (ahead_before != ahead_after   # or a thing placed or taken ahead
+                      or kinds_ahead != _kinds_at(next_state, fx, fy))
         # A drop with nothing gained for it (no other count up, the cell ahead unchanged) is a
         # count running down by itself, not a price paid.
         traded = grid_ahead or any(d > 0 for d in deltas.values())
@@ -274,18 +278,15 @@ class CuriousExplorer:
                     self._fields.setdefault(obj["kind"], {})[k] = None
                     if after_obj is None or after_obj.get(k, v) < v:
                         self._faced_drops[obj["kind"], k, action] += 1
-        ahead_before = _cell(state, fx, fy)
-        if action not in self.base._move_of and ahead_before is not None and not _kinds_at(
-                state, fx, fy):
-            names = self._names
-            ahead_after = _cell(next_state, fx, fy)
+        if not moved and ahead_before is not None and not kinds_ahead:
+            names, held = self._names, {c: before[c[0]][c[1]] for c in self._held}
             if ahead_after != ahead_before:
                 cost = tuple((c, d) for c, d in deltas.items() if d)
                 self._changes[action, names[ahead_before], names[ahead_after]] = cost
                 self._change_fails[action, names[ahead_before]] = 0
-            elif any(a == action and b == names[ahead_before] and all(
-                    before[c[0]][c[1]] + d >= 0 for c, d in cost)
-                    for (a, b, _), cost in self._changes.items()):
+            elif any(a == action and b == names[ahead_before]
+                     and Change(a, b, after_, cost).affordable(held)
+                     for (a, b, after_), cost in self._changes.items()):
                 # Failed though what it used up was held: count it (it may need more than that).
                 self._change_fails[action, names[ahead_before]] += 1
         ids = {o.get("id"): o for o in state["objects"] if o.get("id") is not None}
@@ -487,9 +488,6 @@ class CuriousExplorer:
                 for (action, before, after), cost in self._changes.items()
                 if self._change_fails[action, before] < 3]
 
-    def _material_at(self, cell: tuple[int, int]) -> str | None:
-        return self._map.get(cell)
-
     def _still_things(self) -> set[tuple[int, int]]:
         """Cells held by things of kinds never seen to move (they wall a pocket)."""
         return {cell for cell, kind in self._things.items() if kind not in self._moving_kinds}
@@ -497,7 +495,7 @@ class CuriousExplorer:
     def _in_refuge(self, state: dict, player: dict) -> bool:
         if not self.base._moves or not self._map:
             return False
-        plan = plan_refuge(self._material_at, tuple(player["pos"]), tuple(player["facing"]),
+        plan = plan_refuge(self._map.get, tuple(player["pos"]), tuple(player["facing"]),
                            self.base._moves, self.base._walkable, self._still_things(),
                            set(self._things), self._known_changes(), self._held_now(player),
                            depth=0, room=self.config.refuge_room)
@@ -518,16 +516,17 @@ class CuriousExplorer:
                 return action
         return None
 
-    def _refuge_action(self, state: dict, player: dict, chosen: str) -> str | None:
+    def _refuge_action(self, state: dict, player: dict, chosen: str,
+                       enclosed: bool) -> str | None:
         """While a harmful kind was in view within `calm` steps, or a rest is due: walk, dig and
         build into a refuge (`synth.refuge`), then stay in it (resting if due); once calm and
-        rested, open a wall and go. None: nothing to do here (or no refuge found)."""
+        rested, open a wall and go (`enclosed`: it stands in one now). None: nothing to do here
+        (or no refuge found)."""
         if self._vital is None or not self.base._moves:
             return None
         now = len(self._transitions)
         threatened = now - self._threatened_at <= self.config.calm
         rest = self._rest_need(player)
-        enclosed = self._in_refuge(state, player)
         if enclosed:
             self._plan = []
             if rest is not None:
@@ -551,7 +550,7 @@ class CuriousExplorer:
             if now - self._planned_at < self.config.refuge_every:
                 return None
             self._planned_at = now
-            plan = plan_refuge(self._material_at, pos, facing, self.base._moves,
+            plan = plan_refuge(self._map.get, pos, facing, self.base._moves,
                                self.base._walkable, self._still_things(), set(self._things),
                                self._known_changes(), self._held_now(player),
                                depth=self.config.refuge_depth, max_nodes=self.config.refuge_nodes,
@@ -559,7 +558,6 @@ class CuriousExplorer:
             if not plan:
                 return None
             self._plan = plan
-            self._expect = (pos, facing)
         action, pos_after, facing_after = self._plan.pop(0)
         self._expect = (pos_after, facing_after)
         return action
@@ -587,7 +585,7 @@ class CuriousExplorer:
     def _plan_broken(self, pos, facing) -> bool:
         """The last planned step did not end where the plan said (a thing in the way, a change
         that failed)."""
-        return getattr(self, "_expect", None) != (pos, facing)
+        return self._expect != (pos, facing)
 
     def _opening(self, player: dict, action: str) -> bool:
         """Whether `action` would change the cell ahead into walkable ground."""
@@ -612,7 +610,7 @@ class CuriousExplorer:
             wall = self._map.get((x + dx, y + dy))
             for change in changes:
                 if (change.before == wall and change.after in self.base._walkable
-                        and all(held.get(c, 0) + d >= 0 for c, d in change.cost)):
+                        and change.affordable(held)):
                     if tuple(player["facing"]) == (dx, dy):
                         return change.action
                     return action
@@ -639,10 +637,7 @@ class CuriousExplorer:
         at_refuge = self._refuge == start
         if at_refuge and (chosen in self.base._move_of
                           or any(self._turned_on[f, chosen] for f in self._flags)):
-            # Stay, awake: the action whose outcomes paid least (it changes least).
-            others = self.base._others
-            return min(others, key=lambda a: (self.base._action_reward[None, a],
-                                              others.index(a))) if others else None
+            return self._stay()   # awake
         return None
 
     def _safest(self, player: dict) -> tuple[int, int] | None:

@@ -28,6 +28,10 @@ class Change:
     after: str
     cost: tuple[tuple[tuple, int], ...]
 
+    def affordable(self, held: dict[tuple, int]) -> bool:
+        """Whether what it uses up is held."""
+        return all(held.get(c, 0) + d >= 0 for c, d in self.cost)
+
 
 Cell = tuple[int, int]
 
@@ -38,11 +42,12 @@ def plan_refuge(material: Callable[[Cell], str | None], start: Cell, facing: Cel
                 radius: int = 4, depth: int = 12, max_nodes: int = 20_000, room: int = 3
                 ) -> list[tuple[str, Cell, Cell]] | None:
     """The shortest plan [(action, position after, facing after)] to a refuge (the ground the player
-    can walk to is at most `room` cells, closed all round, and a known change opens a wall again); [] when `start` is one already; None when none is found within `depth` actions,
-    `radius` cells of `start` and `max_nodes` states.
+    can walk to is at most `room` cells, closed all round, and a known change opens a wall again);
+    [] when `start` is one already; None when none is found within `depth` actions, `radius` cells
+    of `start` and `max_nodes` states.
 
-    `material(cell)`: the material last seen there (None: never seen); `blocked`: cells held by things
-    that stay put; `occupied`: cells with any thing now (no move into them, no change on them).
+    `material(cell)`: the material last seen there (None: never seen); `blocked`: cells held by
+    things that stay put; `occupied`: cells with any thing now (no move into them, no change on them).
     """
     counts = sorted({c for change in changes for c, _ in change.cost})
     steps = [step for _, step in moves]
@@ -80,8 +85,7 @@ def plan_refuge(material: Callable[[Cell], str | None], start: Cell, facing: Cel
         return False
 
     def affordable(change, budget):
-        have = dict(zip(counts, budget))
-        return all(have[c] + d >= 0 for c, d in change.cost)
+        return change.affordable(dict(zip(counts, budget)))
 
     budget0 = tuple(int(held.get(c, 0)) for c in counts)
     start_state = (start, facing, frozenset(), budget0)

@@ -29,7 +29,8 @@ def _walk(rows, start, facing, plan):
                 pos = target
         else:
             ahead = (pos[0] + facing[0], pos[1] + facing[1])
-            change = next(c for c in [DIG] + BUILD if c.action == action and c.before == cells[ahead])
+            change = next(c for c in [DIG] + BUILD
+                          if c.action == action and c.before == cells[ahead])
             cells[ahead] = change.after
         assert (pos, facing) == (pos_after, facing_after)
     return pos, cells
